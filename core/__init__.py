@@ -1,0 +1,1 @@
+"""DynamicCity Studio core: scene types, data, models, diffusion, rendering (no UI code)."""

@@ -1,0 +1,1 @@
+"""Authoring conditions as numpy: command, trajectory, layout and inpainting masks (DESIGN §2)."""
