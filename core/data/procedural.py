@@ -23,8 +23,8 @@ import numpy as np
 from core.conditions.command import command_from_trajectory
 from core.data.city import WorldMap, build_world, dilate, empty_world
 from core.data.palette import CLASS
-from core.data.scenario import Plan, plan_ego, plan_traffic
-from core.data.traffic import Agent, rasterise_box
+from core.data.scenario import EGO_LENGTH, EGO_WIDTH, Plan, plan_ego, plan_traffic
+from core.data.traffic import Agent, boxes_overlap, rasterise_box
 from core.types import Command, GridSpec, InputError, Layout, OccupancySequence, Trajectory
 
 FRAME_INTERVAL = 0.2  # seconds between frames
@@ -88,9 +88,8 @@ def _ego_corridor(ego_poses: np.ndarray, plan: Plan, grid: GridSpec) -> np.ndarr
 
 def _hits_ego(agent: Agent, ego_poses: np.ndarray, times: np.ndarray) -> bool:
     """Drop movers that would overlap the ego car in any frame (the ego's drive is fixed first)."""
-    poses = agent.poses(times)
-    gap = np.linalg.norm(poses[:, :2] - ego_poses[:, :2], axis=1)
-    return bool((gap < 3.5 + agent.length / 2).any())
+    size = (agent.length, agent.width)
+    return bool(boxes_overlap(ego_poses, (EGO_LENGTH, EGO_WIDTH), agent.poses(times), size, margin=1.0).any())
 
 
 def _voxelise(world: WorldMap, grid: GridSpec, agents: list[Agent], time: float, frame_pose: np.ndarray) -> np.ndarray:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from core.data.palette import PALETTE
+from core.fileio import atomic_write
 from core.types import GridSpec, InputError, OccupancySequence
 
 FORMAT_VERSION = 1
@@ -46,26 +46,25 @@ def save_scene(scene: OccupancySequence, path: str | os.PathLike) -> Path:
         arrays["poses"] = scene.poses
     if scene.unobserved is not None:
         arrays["unobserved"] = scene.unobserved
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda temp: _write_npz(temp, arrays))
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as stream:  # a stream, so numpy does not append another ".npz"
+        np.savez_compressed(stream, **arrays)
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputError(f"{path}: no such scene file")
+    with open(path, "rb") as stream:
+        magic = stream.read(6)
+    if magic == b"\x93NUMPY":
+        raise InputError(f"{path}: not a scene .npz archive (a bare .npy array)")
+    if not magic.startswith(b"PK"):
+        raise InputError(f"{path}: not a .npz archive (no zip header); is it a scene file?")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise InputError(f"{path}: not a scene .npz archive (a bare .npy array)")
-        with archive:
+        with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except InputError:
         raise

@@ -102,3 +102,36 @@ def test_cli_writes_clips_and_rejects_bad_options(tmp_path, capsys):
         assert main(bad) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
+
+
+def test_box_overlap_separating_axes():
+    from core.data.traffic import boxes_overlap
+
+    a = np.array([[0.0, 0.0, 0.0]] * 4)
+    b = np.array([[4.0, 0.0, 0.0], [4.7, 0.0, 0.0], [0.0, 2.5, np.pi / 2], [3.2, 3.2, np.pi / 4]])
+    # 4×2 boxes: touching end to end, apart along x, crossing sideways, apart diagonally
+    assert boxes_overlap(a, (4, 2), b, (4, 2)).tolist() == [True, False, True, False]
+    assert boxes_overlap(a, (4, 2), b, (4, 2), margin=1.0).tolist() == [True, True, True, True]
+
+
+def _blob_size(mask: np.ndarray, start: tuple[int, int]) -> int:
+    """Cells of the 4-connected blob of `mask` containing `start`."""
+    seen, todo = set(), [start]
+    while todo:
+        cell = todo.pop()
+        if cell in seen or not (0 <= cell[0] < mask.shape[0] and 0 <= cell[1] < mask.shape[1]) or not mask[cell]:
+            continue
+        seen.add(cell)
+        todo += [(cell[0] + dx, cell[1] + dy) for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    return len(seen)
+
+
+def test_no_mover_touches_the_ego():
+    for seed in range(20):
+        clip = generate_clip(seed, density=2.0)
+        for t in range(0, 16, 3):
+            x, y, _ = clip.trajectory.poses[t]
+            cell = (int((x + 25.6) / 0.8), int((y + 25.6) / 0.8))
+            vehicles = clip.scene.labels[t, :, :, 1] == CLASS["vehicle"]
+            # the ego's blob is its own footprint (4.6 × 1.9 m, at most 7 × 7 cells when diagonal)
+            assert 0 < _blob_size(vehicles, cell) <= 30, (seed, t)

@@ -105,7 +105,7 @@ def test_truncated_and_garbage_files(tmp_path):
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"hello, not a zip")
     pickled = tmp_path / "pickle.npz"
-    pickled.write_bytes(pickle.dumps({"labels": 1}))
+    pickled.write_bytes(pickle.dumps({"labels": 1}))  # a pickle renamed .npz: refused before unpickling
     for path in (truncated, garbage, pickled):
         with pytest.raises(InputError, match=str(path.name)):
             load_scene(path)

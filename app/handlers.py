@@ -1,0 +1,147 @@
+"""One plain function per user action of the Inspect view, testable without a browser.
+
+Handlers take the `SceneService`, the session's `SessionState` and the widget values, and return a
+new state plus what the view shows. They raise `InputError` for bad input; the UI turns that into a
+message and leaves everything shown before as it was. No torch here: only the service touches models.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from app.figures import class_counts_figure
+from core.data.palette import PALETTE
+from core.types import Command, InputError, OccupancySequence, ProgressCallback, RenderSettings, SceneService
+
+SESSIONS_ROOT = Path(tempfile.gettempdir()) / "dynamiccity-sessions"
+AUTO_COMMAND = "auto"
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What one browser session holds: its scene, its files, and a counter for fresh file names."""
+
+    folder: str
+    scene: OccupancySequence | None = None
+    counter: int = 0
+
+
+@dataclass(frozen=True)
+class SceneView:
+    """Everything the Inspect view shows about the current scene."""
+
+    video: str
+    scene_file: str
+    figure: Any
+    counts: Any
+    summary: str
+    frames: int
+
+
+def session_folder(session_id: str) -> str:
+    folder = SESSIONS_ROOT / "".join(c for c in session_id if c.isalnum() or c in "-_")
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+def close_session(session_id: str) -> None:
+    shutil.rmtree(session_folder(session_id), ignore_errors=True)
+
+
+def random_seed() -> int:
+    return random.randrange(0, 1_000_000)
+
+
+def parse_seed(value: Any) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"seed must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise InputError(f"seed must be a whole number, got {value!r}")
+    return int(number)
+
+
+def make_scene(
+    service: SceneService, state: SessionState, seed: Any, command: str, preset: str, camera: str,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    chosen = None if command == AUTO_COMMAND else Command.parse(command)
+    scene = service.procedural_scene(seed=parse_seed(seed), command=chosen, preset=preset)
+    return present(service, state, scene, camera, on_progress)
+
+
+def open_upload(
+    service: SceneService, state: SessionState, upload: str | None, camera: str,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    if not upload:
+        raise InputError("no file uploaded: choose a scene .npz first")
+    if not str(upload).lower().endswith(".npz"):
+        raise InputError(f"{Path(upload).name}: expected a scene .npz file")
+    return present(service, state, service.load_scene(str(upload)), camera, on_progress)
+
+
+def open_dataset(
+    service: SceneService, state: SessionState, choice: str | None, camera: str,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    if not choice:
+        raise InputError("no dataset scene chosen (give folders with --data when launching)")
+    return present(service, state, service.load_scene(choice), camera, on_progress)
+
+
+def change_camera(
+    service: SceneService, state: SessionState, camera: str, on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    if state.scene is None:
+        raise InputError("no scene yet: make or open one first")
+    return present(service, state, state.scene, camera, on_progress)
+
+
+def show_frame(service: SceneService, state: SessionState, frame: Any) -> Any:
+    if state.scene is None:
+        raise InputError("no scene yet: make or open one first")
+    return service.frame_figure(state.scene, int(frame))
+
+
+def present(
+    service: SceneService, state: SessionState, scene: OccupancySequence, camera: str,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    """Save, render and summarise `scene`; the new state holds it only once all of that worked."""
+    settings = RenderSettings(camera=camera)
+    counter = state.counter + 1
+    folder = Path(state.folder)
+    name = str(scene.metadata.get("source", "scene"))
+    scene_file = service.save_scene(scene, str(folder / f"{name}_{counter}.npz"))
+    video = service.render_video(scene, str(folder / f"{name}_{counter}_{camera}.mp4"), settings=settings, on_progress=on_progress)
+    view = SceneView(
+        video=video, scene_file=scene_file, figure=service.frame_figure(scene, 0),
+        counts=class_counts_figure(scene.class_counts()), summary=summarise(scene), frames=scene.num_frames,
+    )
+    return replace(state, scene=scene, counter=counter), view
+
+
+def summarise(scene: OccupancySequence) -> str:
+    """A short Markdown description: source, grid, command, class shares."""
+    grid = scene.grid
+    meta = scene.metadata
+    counts = scene.class_counts().sum(axis=0)
+    total = counts.sum()
+    shares = ", ".join(
+        f"{PALETTE.names[c]} {100 * counts[c] / total:.1f}%" for c in range(1, len(counts)) if counts[c]
+    )
+    source = meta.get("source", "file")
+    details = f"seed {meta['seed']}, command **{meta.get('command', '?')}**" if source == "procedural" else meta.get("scene", "")
+    return (
+        f"**{source}** {details}  \n"
+        f"{scene.num_frames} frames of {grid.cells[0]}×{grid.cells[1]}×{grid.cells[2]} voxels "
+        f"({grid.voxel_size[0]} m), {scene.convention} convention, unobserved {100 * scene.unobserved_share():.1f}%  \n"
+        f"occupied: {shares}"
+    )

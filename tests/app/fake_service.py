@@ -1,0 +1,50 @@
+"""A fast stand-in for `SceneGenerator` so app tests run in milliseconds, with no models or rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.data.scene_io import load_scene, save_scene
+from core.types import Command, GridSpec, InputError, OccupancySequence, ProgressEvent, RenderSettings
+
+TINY = GridSpec(4, (8, 8, 4), (0.8, 0.8, 0.375), (-3.2, -3.2, -1.0))
+
+
+class FakeService:
+    def __init__(self) -> None:
+        self.rendered: list[str] = []
+
+    def grid_presets(self) -> list[str]:
+        return ["cpu", "carlasc"]
+
+    def procedural_scene(self, *, seed: int, command: Command | None, preset: str) -> OccupancySequence:
+        GridSpec.preset(preset)
+        labels = np.zeros(TINY.shape, np.uint8)
+        labels[:, :, :, 0] = 6
+        labels[np.arange(4), np.arange(4), 3, 1] = 10
+        name = (command or Command.FORWARD).name.lower()
+        return OccupancySequence(labels, TINY, metadata={"source": "procedural", "seed": seed, "command": name})
+
+    def load_scene(self, path: str) -> OccupancySequence:
+        return load_scene(path)
+
+    def save_scene(self, scene: OccupancySequence, path: str) -> str:
+        return str(save_scene(scene, path))
+
+    def render_video(self, scene, path, *, settings: RenderSettings, on_progress=None) -> str:
+        for step in range(1, scene.num_frames + 1):
+            if on_progress:
+                on_progress(ProgressEvent("rendering", step, scene.num_frames))
+        Path(path).write_bytes(b"fake mp4 " + settings.camera.encode())
+        self.rendered.append(path)
+        return path
+
+    def frame_figure(self, scene: OccupancySequence, frame: int) -> dict:
+        if not 0 <= frame < scene.num_frames:
+            raise InputError(f"frame must be in 0..{scene.num_frames - 1}, got {frame}")
+        return {"frame": frame}
+
+    def dataset_scenes(self) -> list[str]:
+        return []

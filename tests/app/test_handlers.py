@@ -1,0 +1,78 @@
+"""The Inspect view's handlers, driven with a fake service: results, progress, and bad input."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import handlers
+from app.handlers import SessionState
+from core.types import InputError
+from tests.app.fake_service import FakeService
+
+
+@pytest.fixture
+def state(tmp_path):
+    return SessionState(folder=str(tmp_path))
+
+
+def test_make_scene_saves_renders_and_summarises(state):
+    service, events = FakeService(), []
+    new, view = handlers.make_scene(service, state, 7, "left", "cpu", "bev", events.append)
+    assert new.scene is not None and new.counter == 1 and state.scene is None
+    assert Path(view.video).read_bytes() == b"fake mp4 bev" and Path(view.scene_file).is_file()
+    assert "seed 7" in view.summary and "left" in view.summary and "road" in view.summary
+    assert view.figure == {"frame": 0} and view.frames == 4
+    assert [e.step for e in events] == [1, 2, 3, 4]
+
+
+def test_each_result_gets_fresh_files(state):
+    service = FakeService()
+    first, view1 = handlers.make_scene(service, state, 1, "auto", "cpu", "chase")
+    _, view2 = handlers.change_camera(service, first, "orbit")
+    assert view1.video != view2.video and view2.video.endswith("orbit.mp4")
+
+
+@pytest.mark.parametrize(
+    "seed, command, preset, message",
+    [("abc", "auto", "cpu", "seed must be a whole number"), (1.5, "auto", "cpu", "whole number"),
+     (1, "sideways", "cpu", "unknown command"), (1, "auto", "huge", "unknown grid preset")],
+)
+def test_bad_options_raise_one_line_errors(state, seed, command, preset, message):
+    with pytest.raises(InputError, match=message):
+        handlers.make_scene(FakeService(), state, seed, command, preset, "chase")
+
+
+def test_uploads(state, tmp_path):
+    service = FakeService()
+    made, view = handlers.make_scene(service, state, 3, "auto", "cpu", "chase")
+    reopened, again = handlers.open_upload(service, made, view.scene_file, "chase")
+    assert np.array_equal(reopened.scene.labels, made.scene.labels)
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="broken.npz"):
+        handlers.open_upload(service, made, str(bad), "chase")
+    with pytest.raises(InputError, match="no file uploaded"):
+        handlers.open_upload(service, made, None, "chase")
+    with pytest.raises(InputError, match="expected a scene .npz"):
+        handlers.open_upload(service, made, str(tmp_path / "x.txt"), "chase")
+
+
+def test_actions_that_need_a_scene(state):
+    with pytest.raises(InputError, match="no scene yet"):
+        handlers.change_camera(FakeService(), state, "bev")
+    with pytest.raises(InputError, match="no scene yet"):
+        handlers.show_frame(FakeService(), state, 0)
+    with pytest.raises(InputError, match="no dataset scene"):
+        handlers.open_dataset(FakeService(), state, None, "bev")
+
+
+def test_show_frame_and_sessions(state):
+    service = FakeService()
+    made, _ = handlers.make_scene(service, state, 3, "auto", "cpu", "chase")
+    assert handlers.show_frame(service, made, 2) == {"frame": 2}
+    folder = Path(handlers.session_folder("abc-123"))
+    (folder / "x.mp4").write_bytes(b"1")
+    handlers.close_session("abc-123")
+    assert not folder.exists()
+    assert 0 <= handlers.random_seed() < 1_000_000
