@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
@@ -47,6 +49,10 @@ def import_pyvista(offscreen: bool = True) -> ModuleType:
 
 def import_open3d() -> ModuleType:
     """The `open3d` module, with its informational console chatter turned off."""
+    # Its GLFW window layer wants a runtime dir even offscreen, and complains on every window without one.
+    runtime = Path(tempfile.gettempdir()) / f"runtime-{os.getuid()}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     o3d = _import("open3d", "Open3D", OPEN3D_REQUIREMENT)
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
     return o3d

@@ -36,7 +36,7 @@ def app_url():
     demo.close()
 
 
-def test_make_scene_and_watch_it_play(app_url):
+def test_make_scene_and_watch_it_play(app_url, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -58,5 +58,16 @@ def test_make_scene_and_watch_it_play(app_url):
         if os.environ.get("SCREENSHOT"):
             page.wait_for_timeout(1500)
             page.screenshot(path=os.environ["SCREENSHOT"], full_page=True)
+        shown_video = video.get_attribute("src")
+
+        # A broken upload is reported in one line; the scene and video shown before stay.
+        broken = tmp_path / "broken.npz"
+        broken.write_bytes(b"this is not a scene")
+        page.get_by_role("tab", name="Upload").click()
+        page.locator("#upload input[type=file]").set_input_files(str(broken))
+        page.locator("#open-file").click()
+        page.get_by_text("no zip header").first.wait_for(timeout=30_000)
+        assert "seed 11" in page.locator("#summary").inner_text()
+        assert video.get_attribute("src") == shown_video
         browser.close()
     assert elapsed < 60, f"video took {elapsed:.1f} s to start playing"
