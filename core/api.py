@@ -32,10 +32,13 @@ class SceneGenerator:
         return generate_clip(int(seed), grid=GridSpec.preset(preset), command=command).scene
 
     def load_scene(self, path: str) -> OccupancySequence:
-        """A scene `.npz`, or a CarlaSC / Occ3D scene folder (its first clip, cpu preset)."""
-        from core.data.sources import open_scene
+        """A scene `.npz` as stored, or a CarlaSC / Occ3D scene folder: its first clip of up to 16
+        frames on the cpu grid, anchored when the folder has poses."""
+        from core.data.sources import open_reader, open_scene
 
-        return open_scene(path, convention=None)  # a .npz as stored; dataset folders anchored when posed
+        reader = open_reader(path)
+        frames = 16 if reader is None else min(16, reader.num_frames)
+        return open_scene(path, convention=None, frames=frames)
 
     def save_scene(self, scene: OccupancySequence, path: str) -> str:
         return str(save_scene(scene, path))
