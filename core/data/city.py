@@ -79,7 +79,8 @@ class WorldMap:
 
 def empty_world(grid: GridSpec) -> WorldMap:
     resolution = grid.voxel_size[0]
-    half = max(grid.extent[0], grid.extent[1])  # twice the grid's half extent on each side
+    # Twice the grid's half extent on each side, and never less than a city block or two around.
+    half = max(grid.extent[0], grid.extent[1], 51.2)
     cells = int(round(2 * half / resolution))
     return WorldMap(np.zeros((cells, cells, grid.cells[2]), np.uint8), -half, resolution)
 
@@ -186,7 +187,8 @@ def place_street_furniture(world: WorldMap, road: np.ndarray, sidewalk: np.ndarr
 def plant_tree(world: WorldMap, ix: int, iy: int, rng: np.random.Generator) -> None:
     nz = world.volume.shape[2]
     radius = rng.uniform(1.0, 2.6) / world.resolution
-    low, high = int(rng.integers(2, 4)), int(rng.integers(nz - 2, nz + 1))
+    low = min(int(rng.integers(2, 4)), nz - 1)
+    high = max(int(rng.integers(nz - 2, nz + 1)), low + 1)  # low grids still get a canopy layer
     r = int(np.ceil(radius))
     x0, y0 = max(ix - r, 0), max(iy - r, 0)
     window = world.volume[x0: ix + r + 1, y0: iy + r + 1]

@@ -1,0 +1,100 @@
+"""Frozen configuration dataclasses with named presets; an unknown override key is an error.
+
+Each model is built from its own config (never from a whole run's), and its checkpoint stores that
+config so the bundle rebuilds the model by itself (`core.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from core.types import InputError
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """HexPlane VAE (DESIGN §2). Grid (T, X, Y, Z) = (frames, *cells); `downsample` is per axis (t, x, y, z).
+
+    projection: "attention" (the learned Projection Module) or "average" (the paper's baseline).
+    decoder:    "expansion" (Expansion & Squeeze: dense planes product) or "query" (per-voxel MLP baseline).
+    """
+
+    num_classes: int = 12
+    frames: int = 16
+    cells: tuple[int, int, int] = (64, 64, 8)
+    downsample: tuple[int, int, int, int] = (2, 1, 1, 2)
+    latent_channels: int = 10
+    embed_channels: int = 8
+    stem_channels: int = 16
+    encoder_channels: int = 32
+    decoder_channels: int = 32
+    head_channels: int = 16
+    attention_heads: int = 4
+    projection: str = "attention"
+    decoder: str = "expansion"
+    query_hidden: int = 128
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", tuple(int(c) for c in self.cells))
+        object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
+        if self.projection not in ("attention", "average"):
+            raise InputError(f"projection must be 'attention' or 'average', got {self.projection!r}")
+        if self.decoder not in ("expansion", "query"):
+            raise InputError(f"decoder must be 'expansion' or 'query', got {self.decoder!r}")
+        sizes = (self.frames, *self.cells)
+        if len(self.downsample) != 4 or any(s % d for s, d in zip(sizes, self.downsample)):
+            raise InputError(f"downsample {self.downsample} must divide the grid (T, X, Y, Z) = {sizes}")
+        if self.encoder_channels % self.attention_heads:
+            raise InputError(f"encoder_channels {self.encoder_channels} must divide by {self.attention_heads} heads")
+
+    @property
+    def latent_sizes(self) -> tuple[int, int, int, int]:
+        """(T', X', Y', Z') of the HexPlane."""
+        return tuple(s // d for s, d in zip((self.frames, *self.cells), self.downsample))
+
+    @property
+    def compression_ratio(self) -> float:
+        """T·X·Y·Z / (C · Σ plane areas), the paper's definition."""
+        t, x, y, z = self.latent_sizes
+        areas = x * y + x * z + y * z + t * x + t * y + t * z
+        return self.frames * self.cells[0] * self.cells[1] * self.cells[2] / (self.latent_channels * areas)
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    # The shipped model: full x/y resolution keeps 1-voxel objects (poles, pedestrians) in the latent.
+    "cpu": VAEConfig(),
+    "carlasc": VAEConfig(cells=(128, 128, 8), downsample=(2, 2, 2, 2), latent_channels=16),
+    # For tests: a few thousand parameters on a tiny grid.
+    "tiny": VAEConfig(frames=4, cells=(8, 8, 4), downsample=(2, 1, 1, 2), latent_channels=4, embed_channels=4,
+                      stem_channels=4, encoder_channels=8, decoder_channels=8, head_channels=4, attention_heads=2,
+                      query_hidden=16),
+}
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """A copy of a config dataclass with some fields replaced; unknown keys are an error."""
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"unknown {type(config).__name__} option(s) {unknown}; expected some of {sorted(names)}")
+    return dataclasses.replace(config, **overrides)
+
+
+def vae_preset(name: str, **overrides: Any) -> VAEConfig:
+    if name not in VAE_PRESETS:
+        raise InputError(f"unknown VAE preset {name!r}; expected one of: {', '.join(VAE_PRESETS)}")
+    return with_overrides(VAE_PRESETS[name], overrides)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(f"unknown {cls.__name__} option(s) {unknown} in stored config")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

@@ -1,0 +1,63 @@
+"""Evaluation CLI.
+
+    python -m core.eval recon [--vae DIR] [--data procedural|PATH] [--n N] [--convention anchored|ego]
+
+`recon` encodes and decodes held-out clips (procedural test seeds by default, or the held-out windows
+of a CarlaSC / Occ3D folder) with a VAE bundle (the shipped one by default) and prints the per-class
+IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.checkpoint import load_bundle
+from core.data.palette import PALETTE
+from core.eval.recon import evaluate_reconstruction
+from core.train.clips import make_clip_source
+from core.types import InputError
+
+DEFAULT_VAE = Path(__file__).resolve().parents[2] / "checkpoints" / "vae_cpu"
+
+
+def recon(args: argparse.Namespace) -> int:
+    model = load_bundle(args.vae, kind="hexplane-vae")
+    source = make_clip_source(args.data, model.config, convention=args.convention)
+    clips = source.eval_clips(args.n)
+    bar = tqdm(total=len(clips), desc="reconstructing", leave=False)
+    report = evaluate_reconstruction(model, clips, on_clip=lambda _: bar.update(1))
+    bar.close()
+    print(f"VAE {args.vae} on {len(clips)} held-out {args.data} clips ({args.convention} convention)")
+    print(f"{'class':12} {'IoU':>7}")
+    for class_id, iou in report.per_class.items():
+        print(f"{PALETTE.names[class_id]:12} {100 * iou:7.2f}")
+    print(f"binary IoU: {100 * report.binary_iou:.2f}")
+    print(f"compression ratio: {model.config.compression_ratio:.2f}")
+    print(f"mIoU: {100 * report.miou:.2f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.eval", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("recon", help="VAE reconstruction: per-class IoU and mIoU")
+    rec.add_argument("--vae", default=str(DEFAULT_VAE), help="VAE bundle folder (default: the shipped one)")
+    rec.add_argument("--data", default="procedural", help="'procedural' (test seeds) or a CarlaSC / Occ3D folder")
+    rec.add_argument("--n", type=int, default=32, help="number of held-out clips")
+    rec.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
+    args = parser.parse_args(argv)
+    try:
+        if args.n < 1:
+            raise InputError(f"--n must be at least 1, got {args.n}")
+        return recon(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

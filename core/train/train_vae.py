@@ -1,0 +1,231 @@
+"""Train the HexPlane VAE: `python -m core.train.train_vae --out runs/vae [--resume] ...`.
+
+Streams procedural clips (or reads CarlaSC / Occ3D clips from a folder), optimises CE + Lovász + KL
+with AdamW under a warm-up + cosine schedule, evaluates held-out mIoU periodically, and keeps a
+training state (model, optimiser, step, RNG) in `OUT/train_state.pt` so `--resume` continues exactly.
+Runs as one process or under `torchrun --nproc-per-node N` (DistributedDataParallel, gloo on the CPU,
+nccl on GPUs). Uses CUDA when present and bfloat16 autocast where the hardware supports it.
+The best and the latest models are written as bundles `OUT/best` and `OUT/last` (core.checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from core.checkpoint import save_bundle
+from core.config import VAEConfig, vae_preset, config_to_dict, config_from_dict
+from core.eval.recon import evaluate_reconstruction
+from core.models.losses import class_weights, vae_loss
+from core.models.vae import HexPlaneVAE
+from core.train.clips import ClipSource, make_clip_source
+from core.types import InputError
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    out: Path
+    steps: int
+    batch: int
+    lr: float
+    warmup: int
+    eval_every: int
+    eval_clips: int
+    save_every: int
+    amp: str
+    time_limit_minutes: float | None
+    stop_after: int | None = None
+    seed: int = 0
+
+
+def learning_rate(step: int, settings: TrainSettings) -> float:
+    if step < settings.warmup:
+        return settings.lr * (step + 1) / settings.warmup
+    progress = min(1.0, (step - settings.warmup) / max(1, settings.steps - settings.warmup))
+    return settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """bfloat16 where it is fast (CUDA with bf16, CPUs with AVX-512 BF16 / AMX), else full precision."""
+    if mode == "off":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return torch.bfloat16 if (mode == "on" or supported) else None
+
+
+class Trainer:
+    def __init__(self, config: VAEConfig, source: ClipSource, settings: TrainSettings, *, rank: int, world: int) -> None:
+        self.config, self.source, self.settings, self.rank, self.world = config, source, settings, rank, world
+        self.device = pick_device()
+        with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the caller's RNG alone
+            torch.manual_seed(settings.seed)
+            self.model = HexPlaneVAE(config).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr, weight_decay=1e-4)
+        self.step, self.best_miou, self.elapsed = 0, -1.0, 0.0
+        self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 1234 + rank)
+        self.weights = class_weights(source.class_frequencies()).to(self.device)
+        self.amp = autocast_dtype(settings.amp, self.device)
+        self.wrapped = self.model
+        if world > 1:
+            self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.out / "train_state.pt"
+
+    def save_state(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+            "best_miou": self.best_miou, "elapsed": self.elapsed, "generator": self.generator.get_state(),
+            "config": json.dumps(config_to_dict(self.config)),
+        }
+        temp = self.state_path.with_suffix(".tmp")
+        torch.save(state, temp)
+        os.replace(temp, self.state_path)
+        save_bundle(self.model, self.settings.out / "last", kind="hexplane-vae", notes=self.notes())
+
+    def resume(self) -> None:
+        if not self.state_path.is_file():
+            raise InputError(f"{self.state_path}: nothing to resume")
+        state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        stored = config_from_dict(VAEConfig, json.loads(state["config"]))
+        if stored != self.config:
+            raise InputError(f"{self.state_path}: was trained with a different config; drop --resume or match it")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.best_miou, self.elapsed = int(state["step"]), float(state["best_miou"]), float(state["elapsed"])
+        self.generator.set_state(state["generator"])
+
+    def notes(self) -> dict:
+        return {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "best_miou": self.best_miou,
+                "command": " ".join(["python -m core.train.train_vae", *sys.argv[1:]])}
+
+    def train_step(self) -> dict:
+        labels, unobserved = self.source.batch(self.step, self.settings.batch, rank=self.rank, world=self.world)
+        labels, unobserved = labels.to(self.device), None if unobserved is None else unobserved.to(self.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.settings)
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            logits, mean, log_var = self.wrapped(labels, generator=self.generator)
+        terms = vae_loss(logits, labels, mean, log_var, weights=self.weights, unobserved=unobserved, generator=self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+        return {"loss": float(terms.total.detach()), "ce": terms.cross_entropy, "lovasz": terms.lovasz, "kl": terms.kl}
+
+    def evaluate(self) -> dict:
+        report = evaluate_reconstruction(self.model, self.source.eval_clips(self.settings.eval_clips), device=self.device)
+        return {"miou": report.miou, "binary_iou": report.binary_iou, "per_class": report.per_class}
+
+    def log(self, record: dict) -> None:
+        if self.rank == 0:
+            with open(self.settings.out / "metrics.jsonl", "a") as stream:
+                stream.write(json.dumps(record) + "\n")
+
+
+def run(trainer: Trainer, settings: TrainSettings) -> None:
+    deadline = time.monotonic() + 60 * settings.time_limit_minutes if settings.time_limit_minutes else None
+    final = settings.steps if settings.stop_after is None else min(settings.steps, trainer.step + settings.stop_after)
+    bar = tqdm(total=settings.steps, initial=trainer.step, disable=trainer.rank != 0, desc="vae", dynamic_ncols=True)
+    last_save = time.monotonic()
+    while trainer.step < final and (deadline is None or time.monotonic() < deadline):
+        started = time.monotonic()
+        losses = trainer.train_step()
+        trainer.elapsed += time.monotonic() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['loss']:.3f}", lr=f"{learning_rate(trainer.step, settings):.1e}")
+        if trainer.step % 50 == 0:
+            trainer.log({"step": trainer.step, "seconds": round(trainer.elapsed, 1), **losses})
+        if trainer.step % settings.eval_every == 0 and trainer.rank == 0:
+            evaluate_and_keep_best(trainer)
+        if time.monotonic() - last_save > 60 * settings.save_every or trainer.step % (settings.eval_every) == 0:
+            trainer.save_state()
+            last_save = time.monotonic()
+    trainer.save_state()
+    bar.close()
+
+
+def evaluate_and_keep_best(trainer: Trainer) -> None:
+    result = trainer.evaluate()
+    trainer.log({"step": trainer.step, "seconds": round(trainer.elapsed, 1), "eval": result})
+    tqdm.write(f"step {trainer.step}: held-out mIoU {100 * result['miou']:.2f}, binary IoU {100 * result['binary_iou']:.2f}")
+    if result["miou"] > trainer.best_miou:
+        trainer.best_miou = result["miou"]
+        save_bundle(trainer.model, trainer.settings.out / "best", kind="hexplane-vae", notes={**trainer.notes(), "eval": result})
+
+
+def parse_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not _:
+            raise InputError(f"--set expects key=value, got {item!r}")
+        overrides[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false") else value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train.train_vae", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="run folder (training state, metrics, bundles)")
+    parser.add_argument("--preset", default="cpu", help="VAE preset: cpu, carlasc or tiny")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override VAE config fields")
+    parser.add_argument("--data", default="procedural", help="'procedural' or a CarlaSC / Occ3D folder")
+    parser.add_argument("--convention", default="anchored", choices=["anchored", "ego"])
+    parser.add_argument("--density", type=float, default=1.0, help="procedural traffic density (more small objects)")
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--eval-clips", type=int, default=8)
+    parser.add_argument("--save-every", type=float, default=5.0, help="minutes between training-state saves")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--time-limit", type=float, default=None, help="stop after this many minutes")
+    parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (the schedule still spans --steps)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the sampling noise")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    try:
+        config = vae_preset(args.preset, **parse_overrides(args.set))
+        source = make_clip_source(args.data, config, convention=args.convention, density=args.density)
+        settings = TrainSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.eval_every,
+                                 args.eval_clips, args.save_every, args.amp, args.time_limit, args.stop_after, args.seed)
+        settings.out.mkdir(parents=True, exist_ok=True)
+        if world > 1:
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        trainer = Trainer(config, source, settings, rank=rank, world=world)
+        if args.resume:
+            trainer.resume()
+        run(trainer, settings)
+        if world > 1:
+            dist.destroy_process_group()
+        return 0
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

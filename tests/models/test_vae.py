@@ -1,0 +1,104 @@
+"""HexPlane VAE: shapes for both presets, both baselines, the compression ratio, learning on a tiny grid."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.config import VAEConfig, vae_preset
+from core.models.losses import class_weights, lovasz_softmax, vae_loss
+from core.models.vae import HexPlaneVAE
+from core.types import InputError
+
+TINY_CHANNELS = dict(latent_channels=2, embed_channels=2, stem_channels=2, encoder_channels=4,
+                     decoder_channels=4, head_channels=2, attention_heads=2, query_hidden=8)
+
+
+def labels_for(config: VAEConfig, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, config.num_classes, (1, config.frames, *config.cells), generator=g)
+
+
+@pytest.mark.parametrize("preset", ["cpu", "carlasc"])
+def test_shapes_of_both_presets(preset):
+    config = vae_preset(preset, frames=4, **TINY_CHANNELS)
+    model = HexPlaneVAE(config)
+    labels = labels_for(config)
+    mean, log_var = model.encode(labels)
+    t, x, y, z = config.latent_sizes
+    expected = {"xy": (x, y), "xz": (x, z), "yz": (y, z), "tx": (t, x), "ty": (t, y), "tz": (t, z)}
+    for name, plane in mean.planes().items():
+        assert plane.shape == (1, config.latent_channels, *expected[name]), name
+    assert model.decode(mean).shape == (1, 12, 4, *config.cells)
+
+
+@pytest.mark.parametrize("projection, decoder", [("average", "expansion"), ("attention", "query"), ("average", "query")])
+def test_baselines_have_the_same_interface(projection, decoder):
+    config = vae_preset("tiny", projection=projection, decoder=decoder)
+    logits, mean, _ = HexPlaneVAE(config)(labels_for(config))
+    assert logits.shape == (1, 12, 4, 8, 8, 4) and mean.xy.shape == (1, 4, 8, 8)
+
+
+def test_compression_ratio_matches_the_paper_definition():
+    cpu = vae_preset("cpu")
+    assert cpu.latent_sizes == (8, 64, 64, 4)
+    assert cpu.compression_ratio == pytest.approx(16 * 64 * 64 * 8 / (10 * (4096 + 256 + 256 + 512 + 512 + 32)))
+    assert cpu.compression_ratio >= 8
+    # the paper's CarlaSC setting: C = 16, everything halved -> 23.14 (DESIGN §2)
+    paper = VAEConfig(cells=(128, 128, 8), downsample=(2, 2, 2, 2), latent_channels=16)
+    assert paper.compression_ratio == pytest.approx(23.14, abs=0.01)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(InputError, match="unknown VAEConfig option"):
+        vae_preset("cpu", latent=3)
+    with pytest.raises(InputError, match="must divide the grid"):
+        vae_preset("cpu", downsample=(3, 1, 1, 2))
+    with pytest.raises(InputError, match="projection"):
+        vae_preset("cpu", projection="max")
+
+
+def test_attention_projection_is_learned_not_pooled():
+    config = vae_preset("tiny")
+    attention, average = HexPlaneVAE(config), HexPlaneVAE(vae_preset("tiny", projection="average"))
+    assert sum(p.numel() for p in attention.projection.parameters()) > 0
+    assert sum(p.numel() for p in average.projection.parameters()) == 0
+
+
+def test_lovasz_is_zero_for_perfect_predictions_and_positive_otherwise():
+    labels = torch.tensor([0, 1, 2, 1])
+    perfect = torch.nn.functional.one_hot(labels, 3).float()
+    assert float(lovasz_softmax(perfect, labels)) == pytest.approx(0.0)
+    assert float(lovasz_softmax(perfect.flip(0), labels)) > 0.5
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    config = vae_preset("tiny")
+    model = HexPlaneVAE(config)
+    labels = labels_for(config) % 3  # an easy scene
+    weights = class_weights(np.ones(12))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        logits, mean, log_var = model(labels)
+        terms = vae_loss(logits, labels, mean, log_var, weights=weights, lovasz_budget=64)
+        optimizer.zero_grad()
+        terms.total.backward()
+        optimizer.step()
+        losses.append(float(terms.total.detach()))
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_unobserved_voxels_do_not_count():
+    config = vae_preset("tiny")
+    model = HexPlaneVAE(config)
+    labels = labels_for(config)
+    logits, mean, log_var = model(labels, sample=False)
+    unobserved = torch.zeros_like(labels, dtype=torch.bool)
+    unobserved[:, :2] = True
+    changed = labels.clone()
+    changed[:, :2] = 0  # different labels where nobody looked
+    weights = class_weights(np.ones(12))
+    a = vae_loss(logits, labels, mean, log_var, weights=weights, unobserved=unobserved, generator=torch.Generator().manual_seed(0))
+    b = vae_loss(logits, changed, mean, log_var, weights=weights, unobserved=unobserved, generator=torch.Generator().manual_seed(0))
+    assert a.cross_entropy == pytest.approx(b.cross_entropy)
