@@ -34,6 +34,7 @@ class VAEConfig:
     attention_heads: int = 4
     projection: str = "attention"
     decoder: str = "expansion"
+    fusion: str = "one-plus"
     query_hidden: int = 128
 
     def __post_init__(self) -> None:
@@ -41,6 +42,8 @@ class VAEConfig:
         object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
         if self.projection not in ("attention", "average"):
             raise InputError(f"projection must be 'attention' or 'average', got {self.projection!r}")
+        if self.fusion not in ("one-plus", "plain"):
+            raise InputError(f"fusion must be 'one-plus' or 'plain', got {self.fusion!r}")
         if self.decoder not in ("expansion", "query"):
             raise InputError(f"decoder must be 'expansion' or 'query', got {self.decoder!r}")
         sizes = (self.frames, *self.cells)

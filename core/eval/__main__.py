@@ -1,10 +1,12 @@
 """Evaluation CLI.
 
     python -m core.eval recon [--vae DIR] [--data procedural|PATH] [--n N] [--convention anchored|ego]
+    python -m core.eval recon-video --out input_vs_recon.mp4 [--vae DIR] [--index I] [--camera bev]
 
 `recon` encodes and decodes held-out clips (procedural test seeds by default, or the held-out windows
 of a CarlaSC / Occ3D folder) with a VAE bundle (the shipped one by default) and prints the per-class
-IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`.
+IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`. `recon-video`
+renders one held-out clip and its reconstruction side by side.
 """
 
 from __future__ import annotations
@@ -41,6 +43,24 @@ def recon(args: argparse.Namespace) -> int:
     return 0
 
 
+def recon_video(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from core.render import side_by_side
+    from core.types import OccupancySequence, RenderSettings
+
+    model = load_bundle(args.vae, kind="hexplane-vae")
+    clip = make_clip_source(args.data, model.config, convention=args.convention).eval_clips(args.index + 1)[-1]
+    labels = torch.from_numpy(clip.labels.astype(np.int64))[None]
+    decoded = model.reconstruct(labels)[0].numpy().astype(np.uint8)
+    recon = OccupancySequence(decoded, clip.grid, clip.poses, clip.unobserved, clip.convention, dict(clip.metadata))
+    settings = RenderSettings(camera=args.camera, width=480, height=360)
+    path = side_by_side(clip, recon, args.out, settings, titles=("input", "VAE reconstruction"))
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.eval", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,8 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--data", default="procedural", help="'procedural' (test seeds) or a CarlaSC / Occ3D folder")
     rec.add_argument("--n", type=int, default=32, help="number of held-out clips")
     rec.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
+    video = commands.add_parser("recon-video", help="a held-out clip and its reconstruction side by side")
+    video.add_argument("--out", required=True, help="output .mp4 or .gif")
+    video.add_argument("--vae", default=str(DEFAULT_VAE))
+    video.add_argument("--data", default="procedural")
+    video.add_argument("--index", type=int, default=0, help="which held-out clip")
+    video.add_argument("--camera", default="bev", choices=["chase", "bev", "orbit"])
+    video.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
     args = parser.parse_args(argv)
     try:
+        if args.command == "recon-video":
+            return recon_video(args)
         if args.n < 1:
             raise InputError(f"--n must be at least 1, got {args.n}")
         return recon(args)

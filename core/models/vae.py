@@ -67,6 +67,10 @@ class ExpansionSqueezeDecoder(nn.Module):
     def expand(self, hexplane: HexPlane) -> torch.Tensor:
         """Broadcast the six processed planes to (B, D, T', X', Y', Z') and multiply them."""
         p = {n: self.plane_block[n](self.plane_in[n](plane)) for n, plane in hexplane.planes().items()}
+        if self.config.fusion == "one-plus":
+            # Factors 1 + f: the product starts out as 1 + Σ f (every plane gets a gradient) and
+            # grows multiplicative interactions as training goes, instead of a vanishing 6-fold product.
+            p = {n: 1.0 + f for n, f in p.items()}
         return (
             p["xy"][:, :, None, :, :, None] * p["xz"][:, :, None, :, None, :] * p["yz"][:, :, None, None, :, :]
             * p["tx"][:, :, :, :, None, None] * p["ty"][:, :, :, None, :, None] * p["tz"][:, :, :, None, None, :]
