@@ -76,6 +76,55 @@ VAE_PRESETS: dict[str, VAEConfig] = {
 }
 
 
+@dataclass(frozen=True)
+class DiTConfig:
+    """adaLN-Zero DiT over patches of the padded rollout of a VAE's HexPlane (DESIGN §2).
+
+    `latent_sizes` (T', X', Y', Z') and `latent_channels` must match the VAE it generates for;
+    `frames` and `extent` describe the scene grid (trajectory length, metres across).
+    """
+
+    latent_channels: int = 10
+    latent_sizes: tuple[int, int, int, int] = (8, 64, 64, 4)
+    frames: int = 16
+    extent: float = 51.2
+    num_classes: int = 12
+    patch: int = 4
+    width: int = 256
+    depth: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    layout_hidden: int = 16
+    token_rank: int = 32
+    num_commands: int = 4
+    condition_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latent_sizes", tuple(int(s) for s in self.latent_sizes))
+        t, x, y, z = self.latent_sizes
+        height, width = x + t + z, y + z + t
+        if height % self.patch or width % self.patch:
+            raise InputError(f"patch {self.patch} must divide the rollout {height}×{width}")
+        if self.width % self.heads:
+            raise InputError(f"width {self.width} must divide by {self.heads} heads")
+
+
+DIT_PRESETS: dict[str, DiTConfig] = {
+    # Shipped: sized so 25 guided steps plus decoding stay well under 10 s on 2 CPU cores.
+    "cpu": DiTConfig(),
+    # The paper's DiT-DC/2.
+    "DiT-DC/2": DiTConfig(patch=2, width=384, depth=16, heads=8),
+    "tiny": DiTConfig(latent_channels=4, latent_sizes=(2, 8, 8, 2), frames=4, extent=6.4, patch=2, width=32,
+                      depth=2, heads=2, layout_hidden=8, token_rank=8),
+}
+
+
+def dit_preset(name: str, **overrides: Any) -> DiTConfig:
+    if name not in DIT_PRESETS:
+        raise InputError(f"unknown DiT preset {name!r}; expected one of: {', '.join(DIT_PRESETS)}")
+    return with_overrides(DIT_PRESETS[name], overrides)
+
+
 def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
     """A copy of a config dataclass with some fields replaced; unknown keys are an error."""
     names = {f.name for f in dataclasses.fields(config)}

@@ -1,0 +1,188 @@
+"""HexPlane DiT (DynamicCity §3.2): an adaLN-Zero diffusion transformer over the padded rollout.
+
+The rollout (B, C, X'+T'+Z', Y'+Z'+T') is cut into p×p patches; patches that are all padding are
+dropped before the transformer and come back as zeros after it. Positions are fixed 2D sin-cos over
+the full rollout grid. Conditioning is **per token**: c = timestep + trajectory + command (one vector
+per sample, broadcast) + earlier-clip tokens + layout tokens + vehicle-occupancy tokens (one vector
+per token); every block modulates its LayerNorms with shift / scale / gate from c (adaLN-Zero: the
+gates and the output layer start at zero, so a fresh model predicts exactly zero noise).
+
+A full W→6W modulation per token per block doubled the cost of a step on the CPU, so the modulation is
+factorised: the per-sample part of c goes through a W→6W layer once per sample, the per-token part
+through a shared W→r projection (computed once per sampling run: conditions do not change between
+steps, see `encode_conditions`) and an r→6W layer per block. Every token still gets its own
+modulation from its own layout / earlier-clip content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.config import DiTConfig
+from core.models.embedders import (
+    CommandEmbedder, EarlierClipEmbedder, LayoutEmbedder, TimestepEmbedder, TrajectoryEmbedder,
+)
+from core.models.hexplane import padding_mask, rollout_shape
+
+
+@dataclass
+class DiTConditions:
+    """Conditions as tensors for a batch of B. None = absent for the whole batch; a `*_present`
+    (B,) bool marks per-sample absence (training dropout, mixed batches)."""
+
+    command: torch.Tensor | None = None  # (B,) long
+    trajectory: torch.Tensor | None = None  # (B, T, 3) float
+    layout: torch.Tensor | None = None  # (B, num_classes, X, Y) one-hot static bird's-eye map
+    vehicles: torch.Tensor | None = None  # (B, T, X, Y) float vehicle occupancy
+    earlier: torch.Tensor | None = None  # (B, C, H, W) rollout of the preceding clip
+    command_present: torch.Tensor | None = None
+    trajectory_present: torch.Tensor | None = None
+    layout_present: torch.Tensor | None = None
+    vehicles_present: torch.Tensor | None = None
+    earlier_present: torch.Tensor | None = None
+
+
+def sincos_2d(height: int, width: int, dim: int) -> torch.Tensor:
+    """(height·width, dim) fixed 2D sin-cos position embedding (as in MAE / DiT)."""
+    def one_axis(positions: np.ndarray, size: int) -> np.ndarray:
+        omega = 1.0 / 10000 ** (np.arange(size // 2, dtype=np.float64) / (size / 2))
+        angles = positions.reshape(-1)[:, None] * omega[None]
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    rows, cols = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij")
+    table = np.concatenate([one_axis(rows, dim // 2), one_axis(cols, dim // 2)], axis=1)
+    return torch.from_numpy(table).float()
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+@dataclass
+class ConditionCode:
+    """Encoded conditions: `sample` (B, W) without the timestep, `tokens` (B, N or 1, r)."""
+
+    sample: torch.Tensor
+    tokens: torch.Tensor
+
+
+class Modulation(nn.Module):
+    """Factorised per-token adaLN parameters: A·silu(c_sample) + B·c_tokens, both zero-initialised."""
+
+    def __init__(self, width: int, rank: int, outputs: int) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.from_sample = nn.Linear(width, outputs * width)
+        self.from_tokens = nn.Linear(rank, outputs * width, bias=False)
+        for layer in (self.from_sample, self.from_tokens):
+            nn.init.zeros_(layer.weight)
+        nn.init.zeros_(self.from_sample.bias)
+
+    def forward(self, sample: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """sample (B, W) (already through SiLU), tokens (B, N or 1, r) → `outputs` tensors (B, N, W)."""
+        return (self.from_sample(sample)[:, None] + self.from_tokens(tokens)).chunk(self.outputs, dim=-1)
+
+
+class DiTBlock(nn.Module):
+    """Pre-norm transformer block with per-token adaLN-Zero modulation."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float, rank: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
+        self.modulation = Modulation(width, rank, 6)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        batch, tokens, width = x.shape
+        q, k, v = self.qkv(x).view(batch, tokens, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, d)
+        return self.proj(out.transpose(1, 2).reshape(batch, tokens, width))
+
+    def forward(self, x: torch.Tensor, sample: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """x (B, N, W) tokens; conditioning: sample (B, W), tokens (B, N or 1, r)."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(sample, tokens)
+        x = x + gate1 * self.attention(modulate(self.norm1(x), shift1, scale1))
+        return x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class FinalLayer(nn.Module):
+    def __init__(self, width: int, patch: int, channels: int, rank: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(width, patch * patch * channels)
+        self.modulation = Modulation(width, rank, 2)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor, sample: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.modulation(sample, tokens)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class HexPlaneDiT(nn.Module):
+    """ε-prediction on the padded rollout: (x_t (B, C, H, W), t (B,), DiTConditions) → (B, C, H, W)."""
+
+    def __init__(self, config: DiTConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, p, w = config.latent_channels, config.patch, config.width
+        height, width = rollout_shape(config.latent_sizes)
+        self.grid = (height // p, width // p)
+        pad = padding_mask(config.latent_sizes)
+        patch_pad = pad.view(self.grid[0], p, self.grid[1], p).permute(0, 2, 1, 3).reshape(-1, p * p).all(dim=1)
+        self.register_buffer("keep", torch.nonzero(~patch_pad).squeeze(1), persistent=False)
+        self.register_buffer("cell_padding", pad, persistent=False)
+        self.register_buffer("position", sincos_2d(*self.grid, w)[self.keep], persistent=False)
+        self.patchify = nn.Conv2d(c, w, p, stride=p)
+        self.timestep = TimestepEmbedder(w)
+        self.command = CommandEmbedder(w, config.num_commands)
+        self.trajectory = TrajectoryEmbedder(w, config.frames, config.extent)
+        self.layout = LayoutEmbedder(w, config.num_classes, config.layout_hidden, p, config.latent_sizes)
+        self.vehicles = LayoutEmbedder(w, 1, config.layout_hidden, p, config.latent_sizes)
+        self.earlier = EarlierClipEmbedder(w, c, p)
+        self.token_code = nn.Sequential(nn.SiLU(), nn.Linear(w, config.token_rank))
+        self.blocks = nn.ModuleList([DiTBlock(w, config.heads, config.mlp_ratio, config.token_rank) for _ in range(config.depth)])
+        self.final = FinalLayer(w, p, c, config.token_rank)
+
+    def encode_conditions(self, conditions: DiTConditions | None, batch: int) -> ConditionCode:
+        """Everything of c but the timestep; compute once, reuse for every sampling step."""
+        conditions = conditions or DiTConditions()
+        sample = self.command(conditions.command, conditions.command_present, batch)
+        sample = sample + self.trajectory(conditions.trajectory, conditions.trajectory_present, batch)
+        layout = None if conditions.layout is None else conditions.layout[:, :, None]  # (B, K, 1, X, Y)
+        vehicles = None if conditions.vehicles is None else conditions.vehicles[:, None]  # (B, 1, T, X, Y)
+        tokens = self.layout(layout, conditions.layout_present, batch, self.keep)
+        tokens = tokens + self.vehicles(vehicles, conditions.vehicles_present, batch, self.keep)
+        tokens = tokens + self.earlier(conditions.earlier, conditions.earlier_present, batch, self.keep)
+        return ConditionCode(sample, self.token_code(tokens))
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: DiTConditions | ConditionCode | None = None) -> torch.Tensor:
+        expected = (self.config.latent_channels, *rollout_shape(self.config.latent_sizes))
+        if tuple(x_t.shape[1:]) != expected:
+            raise ValueError(f"x_t must be (B, {', '.join(map(str, expected))}), got {tuple(x_t.shape)}")
+        code = conditions if isinstance(conditions, ConditionCode) else self.encode_conditions(conditions, x_t.shape[0])
+        sample = F.silu(self.timestep(t) + code.sample)
+        tokens = self.patchify(x_t).flatten(2).transpose(1, 2)[:, self.keep] + self.position  # (B, N, W)
+        for block in self.blocks:
+            tokens = block(tokens, sample, code.tokens)
+        return self.unpatchify(self.final(tokens, sample, code.tokens))
+
+    def unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N_kept, p·p·C) → (B, C, H, W), zeros on dropped patches and padding cells."""
+        batch = tokens.shape[0]
+        p, channels = self.config.patch, self.config.latent_channels
+        full = tokens.new_zeros(batch, self.grid[0] * self.grid[1], tokens.shape[2])
+        full[:, self.keep] = tokens
+        full = full.view(batch, *self.grid, p, p, channels).permute(0, 5, 1, 3, 2, 4)
+        out = full.reshape(batch, channels, self.grid[0] * p, self.grid[1] * p)
+        return out.masked_fill(self.cell_padding, 0.0)

@@ -1,0 +1,108 @@
+"""HexPlane DiT: adaLN-Zero start, dropped padding tokens, null conditions, per-token conditioning."""
+
+import pytest
+import torch
+
+from core.config import dit_preset
+from core.models.dit import DiTConditions, HexPlaneDiT
+from core.models.hexplane import padding_mask, rollout_shape
+from core.types import InputError
+
+CONFIG = dit_preset("tiny")
+H, W = rollout_shape(CONFIG.latent_sizes)
+
+
+def randomise(model: HexPlaneDiT, seed: int = 0) -> HexPlaneDiT:
+    """Give every parameter (including the zero-initialised gates) random values."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=g) * 0.2)
+    return model.eval()
+
+
+def conditions(batch: int = 2, seed: int = 1) -> DiTConditions:
+    g = torch.Generator().manual_seed(seed)
+    x, y = CONFIG.latent_sizes[1:3]
+    layout = torch.nn.functional.one_hot(torch.randint(0, 12, (batch, x, y), generator=g), 12).permute(0, 3, 1, 2).float()
+    return DiTConditions(
+        command=torch.randint(0, 4, (batch,), generator=g),
+        trajectory=torch.randn(batch, CONFIG.frames, 3, generator=g),
+        layout=layout, vehicles=(torch.rand(batch, CONFIG.frames, x, y, generator=g) > 0.8).float(),
+        earlier=torch.randn(batch, CONFIG.latent_channels, H, W, generator=g),
+    )
+
+
+def inputs(batch: int = 2):
+    g = torch.Generator().manual_seed(2)
+    return torch.randn(batch, CONFIG.latent_channels, H, W, generator=g), torch.tensor([3, 700])[:batch]
+
+
+def test_fresh_model_predicts_zero():
+    x, t = inputs()
+    assert torch.count_nonzero(HexPlaneDiT(CONFIG)(x, t, conditions())) == 0
+
+
+def test_output_shape_and_padding_stays_zero():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    out = model(x, t, conditions())
+    assert out.shape == x.shape and torch.count_nonzero(out[:, :, padding_mask(CONFIG.latent_sizes)]) == 0
+
+
+def test_padding_cells_do_not_change_kept_outputs():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    changed = x.clone()
+    changed[:, :, padding_mask(CONFIG.latent_sizes)] = 1000.0
+    assert torch.allclose(model(x, t, conditions()), model(changed, t, conditions()), atol=1e-5)
+
+
+def test_absent_condition_is_the_learned_null():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    full = conditions()
+    absent = DiTConditions(command=None, trajectory=full.trajectory, layout=None, vehicles=full.vehicles, earlier=None)
+    flagged = DiTConditions(**{**full.__dict__, "command_present": torch.tensor([False, False]),
+                               "layout_present": torch.tensor([False, False]),
+                               "earlier_present": torch.tensor([False, False])})
+    assert torch.allclose(model(x, t, absent), model(x, t, flagged), atol=1e-5)
+    assert not torch.allclose(model(x, t, absent), model(x, t, full), atol=1e-3)
+
+
+def test_per_sample_presence_only_affects_that_sample():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    full = conditions()
+    partial = DiTConditions(**{**full.__dict__, "layout_present": torch.tensor([True, False])})
+    a, b = model(x, t, full), model(x, t, partial)
+    assert torch.allclose(a[0], b[0], atol=1e-6) and not torch.allclose(a[1], b[1], atol=1e-3)
+
+
+def test_layout_conditioning_is_per_token():
+    """Repainting one corner of the layout changes the conditioning of the tokens over that corner,
+    and not of xy tokens far away from it."""
+    model = randomise(HexPlaneDiT(CONFIG))
+    base = conditions(1)
+    layout = base.layout.clone()
+    layout[:, :, :2, :2] = torch.roll(layout[:, :, :2, :2], 1, dims=1)
+    moved = DiTConditions(**{**base.__dict__, "layout": layout})
+    change = (model.encode_conditions(base, 1).tokens - model.encode_conditions(moved, 1).tokens).abs().sum(-1)[0]
+    position = {int(p): i for i, p in enumerate(model.keep)}
+    grid_width = model.grid[1]
+    assert change[position[0]] > 1e-4  # the patch over cells (0..1, 0..1) of the xy plane
+    assert change[position[3 * grid_width + 3]] < 1e-6  # the patch over cells (6..7, 6..7)
+
+
+def test_encoded_conditions_give_the_same_prediction():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    code = model.encode_conditions(conditions(), 2)
+    assert torch.allclose(model(x, t, code), model(x, t, conditions()), atol=1e-6)
+
+
+def test_bad_shapes_and_configs():
+    with pytest.raises(ValueError, match="x_t must be"):
+        HexPlaneDiT(CONFIG)(torch.zeros(1, CONFIG.latent_channels, H + 1, W), torch.tensor([1]))
+    with pytest.raises(InputError, match="patch 5 must divide"):
+        dit_preset("tiny", patch=5)
