@@ -21,6 +21,7 @@ from pathlib import Path as FilePath
 import numpy as np
 
 from core.conditions.command import command_from_trajectory
+from core.conditions.drawings import relative_to_first
 from core.data.city import WorldMap, build_world, dilate, empty_world
 from core.data.palette import CLASS
 from core.data.scenario import EGO_LENGTH, EGO_WIDTH, Plan, plan_ego, plan_traffic
@@ -54,19 +55,42 @@ def generate_clip(
     density: float = 1.0, frame_interval: float = FRAME_INTERVAL,
 ) -> ProceduralClip:
     """One clip of the procedural city; the same arguments always give the same clip."""
+    return generate_drive(seed, grid=grid, convention=convention, command=command, density=density,
+                          frame_interval=frame_interval, clips=1)[0]
+
+
+def generate_drive(
+    seed: int, *, grid: GridSpec | None = None, convention: str = "anchored", command: Command | str | None = None,
+    density: float = 1.0, frame_interval: float = FRAME_INTERVAL, clips: int = 2,
+) -> list[ProceduralClip]:
+    """One continuous drive cut into `clips` consecutive clips of `grid.frames` frames.
+
+    The command is planned for the first clip. In the anchored convention each clip is anchored at
+    its own first frame; every clip keeps the drive's poses (world = the drive's first ego frame), so
+    clips can be placed in one world, and its trajectory is relative to its own first frame.
+    """
     grid = grid or GridSpec.preset("cpu")
     if convention not in ("anchored", "ego"):
         raise InputError(f"unknown frame convention {convention!r}; expected anchored or ego")
+    if clips < 1:
+        raise InputError(f"a drive needs at least 1 clip, got {clips}")
     rng = np.random.default_rng(seed)
     wanted = _pick_command(rng, command)
-    times = np.arange(grid.frames) * frame_interval
-    plan = plan_ego(rng, wanted, float(times[-1]) if grid.frames > 1 else 1.0)
+    clip_duration = (grid.frames - 1) * frame_interval if grid.frames > 1 else 1.0
+    times = np.arange(grid.frames * clips) * frame_interval
+    plan = plan_ego(rng, wanted, clip_duration)
     ego_poses = plan.ego.poses(times)
     world = build_world(grid, plan.roads, rng, extra_road=_ego_corridor(ego_poses, plan, grid))
     agents = [a for a in plan_traffic(rng, plan, float(times[-1]), density) if not _hits_ego(a, ego_poses, times)]
-    frame_poses = ego_poses if convention == "ego" else np.repeat(ego_poses[:1], grid.frames, axis=0)
-    labels = np.stack([_voxelise(world, grid, [plan.ego, *agents], times[t], frame_poses[t]) for t in range(grid.frames)])
-    return _assemble(seed, grid, convention, labels, world, ego_poses, wanted)
+    movers = [plan.ego, *agents]
+    result = []
+    for k in range(clips):
+        frames = range(k * grid.frames, (k + 1) * grid.frames)
+        anchor = ego_poses[frames.start]
+        labels = np.stack([_voxelise(world, grid, movers, times[t], ego_poses[t] if convention == "ego" else anchor)
+                           for t in frames])
+        result.append(_assemble(seed, grid, convention, labels, world, ego_poses[frames.start: frames.stop], wanted))
+    return result
 
 
 def _pick_command(rng: np.random.Generator, command: Command | str | None) -> Command:
@@ -140,13 +164,13 @@ def _assemble(
     seed: int, grid: GridSpec, convention: str, labels: np.ndarray, world: WorldMap, ego_poses: np.ndarray,
     wanted: Command,
 ) -> ProceduralClip:
-    trajectory = Trajectory(ego_poses.astype(np.float64))
+    trajectory = relative_to_first(ego_poses.astype(np.float64))
     command = command_from_trajectory(trajectory)
     static = _static_view(world, grid, ego_poses[0])
     vehicles = (labels == CLASS["vehicle"]).any(axis=3)
     metadata = {
         "source": "procedural", "seed": int(seed), "command": command.name.lower(),
-        "planned_command": wanted.name.lower(), "trajectory": np.round(ego_poses, 4).tolist(),
+        "planned_command": wanted.name.lower(), "trajectory": np.round(trajectory.poses, 4).tolist(),
         "frame_interval": FRAME_INTERVAL,
     }
     scene = OccupancySequence(labels, grid, poses=_pose_matrices(ego_poses), convention=convention, metadata=metadata)

@@ -135,3 +135,14 @@ def test_no_mover_touches_the_ego():
             vehicles = clip.scene.labels[t, :, :, 1] == CLASS["vehicle"]
             # the ego's blob is its own footprint (4.6 × 1.9 m, at most 7 × 7 cells when diagonal)
             assert 0 < _blob_size(vehicles, cell) <= 30, (seed, t)
+
+
+def test_a_drive_is_consecutive_clips_each_anchored_at_its_first_frame():
+    from core.data.procedural import generate_drive
+
+    first, second = generate_drive(7, command="forward", clips=2)
+    assert np.allclose(second.trajectory.poses[0], 0) and second.scene.labels[0, 32, 32, 1] == CLASS["vehicle"]
+    # one world: the second clip's first pose is the first clip's pose one frame after its last
+    step = first.scene.poses[-1, :2, 3] - first.scene.poses[-2, :2, 3]
+    assert np.allclose(second.scene.poses[0, :2, 3], first.scene.poses[-1, :2, 3] + step, atol=0.2)
+    assert np.array_equal(first.scene.labels, generate_clip(7, command="forward").scene.labels)
