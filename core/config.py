@@ -98,9 +98,16 @@ class DiTConfig:
     token_rank: int = 32
     num_commands: int = 4
     condition_dropout: float = 0.1
+    # Per-channel statistics of the VAE latents it was trained on: x = (μ - mean) / std.
+    latent_mean: tuple[float, ...] = ()
+    latent_std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "latent_sizes", tuple(int(s) for s in self.latent_sizes))
+        object.__setattr__(self, "latent_mean", tuple(float(v) for v in self.latent_mean))
+        object.__setattr__(self, "latent_std", tuple(float(v) for v in self.latent_std))
+        if self.latent_mean and len(self.latent_mean) != self.latent_channels or len(self.latent_std) != len(self.latent_mean):
+            raise InputError(f"latent_mean / latent_std need {self.latent_channels} values each")
         t, x, y, z = self.latent_sizes
         height, width = x + t + z, y + z + t
         if height % self.patch or width % self.patch:

@@ -95,6 +95,7 @@ def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_d
     shape = (model.config.latent_channels, *rollout_shape(model.config.latent_sizes))
     total = drives * CLIPS_PER_DRIVE
     meta = {"vae": str(vae_folder), "vae_hash": bundle_hash(vae_folder), "latent_shape": list(shape),
+            "latent_sizes": list(model.config.latent_sizes), "extent": grid.extent[0],
             "cells": list(grid.cells), "frames": grid.frames, "count": 0, "capacity": total, "drives": drives}
     arrays: dict[str, list] = {}
     if resume and (folder / "meta.json").is_file():
@@ -105,7 +106,6 @@ def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_d
         with np.load(folder / "conditions.npz", allow_pickle=False) as data:
             arrays = {key: [data[key][: len(cache)]] for key in data.files}
     latents = np.memmap(folder / "latents.f16", dtype=np.float16, mode="r+" if meta["count"] else "w+", shape=(total, *shape))
-    torch.set_grad_enabled(False)
     bar = tqdm(total=drives, initial=meta["count"] // CLIPS_PER_DRIVE, desc="drives")
     for drive in range(meta["count"] // CLIPS_PER_DRIVE, drives, batch_drives):
         clips = []

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -30,6 +28,7 @@ from core.eval.recon import evaluate_reconstruction
 from core.models.losses import class_weights, vae_loss
 from core.models.vae import HexPlaneVAE
 from core.train.clips import ClipSource, make_clip_source
+from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
 from core.types import InputError
 
 
@@ -47,27 +46,6 @@ class TrainSettings:
     time_limit_minutes: float | None
     stop_after: int | None = None
     seed: int = 0
-
-
-def learning_rate(step: int, settings: TrainSettings) -> float:
-    if step < settings.warmup:
-        return settings.lr * (step + 1) / settings.warmup
-    progress = min(1.0, (step - settings.warmup) / max(1, settings.steps - settings.warmup))
-    return settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
-
-
-def autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """bfloat16 where it is fast (CUDA with bf16, CPUs with AVX-512 BF16 / AMX), else full precision."""
-    if mode == "off":
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return torch.bfloat16 if (mode == "on" or supported) else None
 
 
 class Trainer:
@@ -98,9 +76,7 @@ class Trainer:
             "best_miou": self.best_miou, "elapsed": self.elapsed, "generator": self.generator.get_state(),
             "config": json.dumps(config_to_dict(self.config)),
         }
-        temp = self.state_path.with_suffix(".tmp")
-        torch.save(state, temp)
-        os.replace(temp, self.state_path)
+        save_state_file(state, self.state_path)
         save_bundle(self.model, self.settings.out / "last", kind="hexplane-vae", notes=self.notes())
 
     def resume(self) -> None:
@@ -175,16 +151,6 @@ def evaluate_and_keep_best(trainer: Trainer) -> None:
         save_bundle(trainer.model, trainer.settings.out / "best", kind="hexplane-vae", notes={**trainer.notes(), "eval": result})
 
 
-def parse_overrides(items: list[str]) -> dict:
-    overrides = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        if not _:
-            raise InputError(f"--set expects key=value, got {item!r}")
-        overrides[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false") else value
-    return overrides
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.train.train_vae", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="run folder (training state, metrics, bundles)")
@@ -213,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.eval_every,
                                  args.eval_clips, args.save_every, args.amp, args.time_limit, args.stop_after, args.seed)
         settings.out.mkdir(parents=True, exist_ok=True)
-        if world > 1:
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        init_distributed(world)
         trainer = Trainer(config, source, settings, rank=rank, world=world)
         if args.resume:
             trainer.resume()

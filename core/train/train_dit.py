@@ -1,0 +1,215 @@
+"""Train the HexPlane DiT on a latent cache: `python -m core.train.train_dit --cache runs/latents --out runs/dit`.
+
+One conditional model serves every condition: each one (command, trajectory, layout, vehicle
+occupancy, earlier clip) is dropped independently with probability `condition_dropout` per sample, so
+the model also learns the unconditional case that classifier-free guidance needs. Latents are
+normalised per channel with the cache's statistics (stored in the model's config). ε-prediction MSE
+on the non-padding cells of the rollout, AdamW, EMA of the weights (the shipped weights), bf16
+autocast where supported, resumable training state, DDP under torchrun like the VAE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from core.checkpoint import save_bundle
+from core.config import DiTConfig, config_from_dict, config_to_dict, dit_preset
+from core.diffusion import linear_schedule, masked_mse, training_targets
+from core.models.dit import DiTConditions, HexPlaneDiT
+from core.models.hexplane import padding_mask
+from core.train.cache_latents import LatentCache, open_cache
+from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
+from core.types import InputError
+
+
+@dataclass(frozen=True)
+class DiTSettings:
+    out: Path
+    steps: int
+    batch: int
+    lr: float
+    warmup: int
+    ema: float
+    save_every: int
+    amp: str
+    stop_after: int | None
+    seed: int
+
+
+def config_for_cache(cache: LatentCache, preset: str, overrides: dict) -> DiTConfig:
+    """The preset, fitted to the cache's latent shape and statistics."""
+    meta = cache.meta
+    fitted = {
+        "latent_channels": meta["latent_shape"][0], "latent_sizes": tuple(meta["latent_sizes"]),
+        "frames": meta["frames"], "extent": meta["extent"], "latent_mean": meta["channel_mean"],
+        "latent_std": [max(s, 1e-3) for s in meta["channel_std"]],  # a dead channel must not blow up
+    }
+    return dit_preset(preset, **{**fitted, **overrides})
+
+
+def condition_batch(cache: LatentCache, indices: np.ndarray, config: DiTConfig, generator: torch.Generator,
+                    normalise) -> DiTConditions:
+    """Conditions of the cached clips at `indices`, each dropped with probability condition_dropout."""
+    batch = len(indices)
+
+    def keep() -> torch.Tensor:
+        return torch.rand(batch, generator=generator) >= config.condition_dropout
+
+    earlier_index = cache.earlier[indices]
+    has_earlier = torch.from_numpy(earlier_index >= 0)
+    earlier = normalise(torch.from_numpy(np.asarray(cache.latents[np.maximum(earlier_index, 0)], dtype=np.float32)))
+    layout = F.one_hot(torch.from_numpy(cache.layouts[indices].astype(np.int64)), config.num_classes)
+    return DiTConditions(
+        command=torch.from_numpy(cache.commands[indices]), command_present=keep(),
+        trajectory=torch.from_numpy(cache.trajectories[indices]), trajectory_present=keep(),
+        layout=layout.permute(0, 3, 1, 2).float(), layout_present=keep(),
+        vehicles=torch.from_numpy(cache.vehicles[indices]).float(), vehicles_present=keep(),
+        earlier=earlier, earlier_present=keep() & has_earlier,
+    )
+
+
+class DiTTrainer:
+    def __init__(self, config: DiTConfig, cache: LatentCache, settings: DiTSettings, *, rank: int, world: int) -> None:
+        self.config, self.cache, self.settings, self.rank, self.world = config, cache, settings, rank, world
+        self.device = pick_device()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            self.model = HexPlaneDiT(config).to(self.device)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr, weight_decay=0.0)
+        self.schedule = linear_schedule()
+        self.keep_mask = ~padding_mask(config.latent_sizes).to(self.device)
+        self.mean = torch.tensor(config.latent_mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(config.latent_std).view(1, -1, 1, 1)
+        self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 7 + rank)
+        self.order = np.random.default_rng(settings.seed).permutation(len(cache))
+        self.step, self.elapsed = 0, 0.0
+        self.amp = autocast_dtype(settings.amp, self.device)
+        self.wrapped = self.model
+        if world > 1:
+            self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def normalise(self, latents: torch.Tensor) -> torch.Tensor:
+        return (latents - self.mean) / self.std
+
+    def indices(self) -> np.ndarray:
+        first = (self.step * self.world + self.rank) * self.settings.batch
+        return self.order[(first + np.arange(self.settings.batch)) % len(self.order)]
+
+    def train_step(self) -> float:
+        picked = self.indices()
+        x0 = self.normalise(torch.from_numpy(np.asarray(self.cache.latents[picked], dtype=np.float32)))
+        conditions = condition_batch(self.cache, picked, self.config, self.generator, self.normalise)
+        t, noise, x_t = training_targets(self.schedule, x0, self.generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.settings)
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            prediction = self.wrapped(x_t.to(self.device), t.to(self.device), conditions)
+        loss = masked_mse(prediction, noise.to(self.device), self.keep_mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        with torch.no_grad():
+            for ema, live in zip(self.ema.parameters(), self.model.parameters()):
+                ema.lerp_(live, 1.0 - self.settings.ema)
+        self.step += 1
+        return float(loss.detach())
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.out / "train_state.pt"
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        save_state_file({
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "step": self.step, "elapsed": self.elapsed, "generator": self.generator.get_state(),
+            "config": json.dumps(config_to_dict(self.config)),
+        }, self.state_path)
+        notes = {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "cache": str(self.cache.folder),
+                 "vae_hash": self.cache.meta["vae_hash"], "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
+        save_bundle(self.ema, self.settings.out / "ema", kind="hexplane-dit", notes=notes)
+
+    def resume(self) -> None:
+        if not self.state_path.is_file():
+            raise InputError(f"{self.state_path}: nothing to resume")
+        state = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        if config_from_dict(DiTConfig, json.loads(state["config"])) != self.config:
+            raise InputError(f"{self.state_path}: was trained with a different config or cache")
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.generator.set_state(state["generator"])
+
+
+def run(trainer: DiTTrainer) -> None:
+    settings = trainer.settings
+    final = settings.steps if settings.stop_after is None else min(settings.steps, trainer.step + settings.stop_after)
+    bar = tqdm(total=settings.steps, initial=trainer.step, disable=trainer.rank != 0, desc="dit", dynamic_ncols=True)
+    while trainer.step < final:
+        started = time.monotonic()
+        loss = trainer.train_step()
+        trainer.elapsed += time.monotonic() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+        if trainer.rank == 0 and trainer.step % 50 == 0:
+            with open(settings.out / "metrics.jsonl", "a") as stream:
+                stream.write(json.dumps({"step": trainer.step, "seconds": round(trainer.elapsed, 1), "loss": loss}) + "\n")
+        if trainer.step % settings.save_every == 0:
+            trainer.save()
+    trainer.save()
+    bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train.train_dit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", required=True, help="latent cache folder (core.train.cache_latents)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--preset", default="cpu", help="DiT preset: cpu, DiT-DC/2 or tiny")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override DiT config fields")
+    parser.add_argument("--steps", type=int, default=50000)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--save-every", type=int, default=250, help="steps between training-state saves")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps this run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    try:
+        cache = open_cache(args.cache)
+        config = config_for_cache(cache, args.preset, parse_overrides(args.set))
+        settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
+                               args.save_every, args.amp, args.stop_after, args.seed)
+        settings.out.mkdir(parents=True, exist_ok=True)
+        init_distributed(world)
+        trainer = DiTTrainer(config, cache, settings, rank=rank, world=world)
+        if args.resume:
+            trainer.resume()
+        run(trainer)
+        return 0
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
