@@ -161,15 +161,18 @@ def run(trainer: DiTTrainer) -> None:
     settings = trainer.settings
     final = settings.steps if settings.stop_after is None else min(settings.steps, trainer.step + settings.stop_after)
     bar = tqdm(total=settings.steps, initial=trainer.step, disable=trainer.rank != 0, desc="dit", dynamic_ncols=True)
+    window: list[float] = []  # the loss is noisy per batch (random t): log its mean over 50 steps
     while trainer.step < final:
         started = time.monotonic()
-        loss = trainer.train_step()
+        window.append(trainer.train_step())
         trainer.elapsed += time.monotonic() - started
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.set_postfix(loss=f"{window[-1]:.4f}")
         if trainer.rank == 0 and trainer.step % 50 == 0:
+            record = {"step": trainer.step, "seconds": round(trainer.elapsed, 1), "loss": float(np.mean(window))}
             with open(settings.out / "metrics.jsonl", "a") as stream:
-                stream.write(json.dumps({"step": trainer.step, "seconds": round(trainer.elapsed, 1), "loss": loss}) + "\n")
+                stream.write(json.dumps(record) + "\n")
+            window.clear()
         if trainer.step % settings.save_every == 0:
             trainer.save()
     trainer.save()

@@ -24,7 +24,7 @@ def cache(tmp_path_factory):
 
 
 def test_trains_and_writes_an_ema_bundle(cache, tmp_path):
-    assert main(["--cache", str(cache), "--out", str(tmp_path), "--steps", "60", "--lr", "3e-3", *TINY]) == 0
+    assert main(["--cache", str(cache), "--out", str(tmp_path), "--steps", "150", "--lr", "3e-3", *TINY]) == 0
     model = load_bundle(tmp_path / "ema", kind="hexplane-dit")
     assert model.config.latent_sizes == (2, 8, 8, 2) and len(model.config.latent_std) == 4
     losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

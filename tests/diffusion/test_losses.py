@@ -1,0 +1,68 @@
+"""ε-prediction training targets and the padding-aware MSE."""
+
+import pytest
+import torch
+
+from core.diffusion import diffusion_loss, linear_schedule, masked_mse, q_sample, training_targets
+from tests.diffusion.denoisers import point_denoiser
+
+SCHEDULE = linear_schedule()
+
+
+def generator(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_masked_mse_ignores_cells_outside_the_mask():
+    prediction, target = torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    keep = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    keep[..., 3:, :] = False  # a padding row
+    prediction[..., 3:, :] = 1e6
+    prediction[..., 0, 0] = 2.0
+    assert masked_mse(prediction, target, keep).item() == pytest.approx(4.0 * 6 / (6 * 12))
+
+
+def test_masked_mse_without_mask_is_the_plain_mean_and_empty_mask_gives_zero():
+    prediction = torch.randn(2, 3, 4, 4, generator=generator(), requires_grad=True)
+    target = torch.zeros(2, 3, 4, 4)
+    assert torch.allclose(masked_mse(prediction, target), torch.nn.functional.mse_loss(prediction, target))
+    empty = masked_mse(prediction, target, torch.zeros(1, 1, 4, 4, dtype=torch.bool))
+    empty.backward()
+    assert empty.item() == 0.0 and torch.equal(prediction.grad, torch.zeros_like(prediction))
+
+
+def test_masked_mse_checks_its_arguments():
+    with pytest.raises(ValueError, match="differ"):
+        masked_mse(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(TypeError, match="bool"):
+        masked_mse(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2, 3))
+
+
+def test_masked_mse_of_bfloat16_is_float32():
+    loss = masked_mse(torch.full((4,), 1.001, dtype=torch.bfloat16), torch.ones(4, dtype=torch.bfloat16))
+    assert loss.dtype == torch.float32
+
+
+def test_training_targets_are_consistent_and_seeded():
+    x0 = torch.randn(8, 3, 4, 4, generator=generator(1))
+    t, noise, x_t = training_targets(SCHEDULE, x0, generator(2))
+    assert t.shape == (8,) and t.dtype == torch.long and 0 <= int(t.min()) and int(t.max()) < 1000
+    assert noise.shape == x_t.shape == x0.shape
+    assert torch.equal(x_t, q_sample(SCHEDULE, x0, t, noise))
+    again = training_targets(SCHEDULE, x0, generator(2))
+    other = training_targets(SCHEDULE, x0, generator(3))
+    assert all(torch.equal(a, b) for a, b in zip((t, noise, x_t), again))
+    assert not torch.equal(noise, other[1])
+    with pytest.raises(ValueError, match="Generator"):
+        training_targets(SCHEDULE, x0, None)
+
+
+def test_diffusion_loss_is_zero_for_the_exact_denoiser_and_trains_a_model():
+    x0 = torch.randn(2, 3, 4, 4, generator=generator(1), dtype=torch.float64)
+    loss = diffusion_loss(point_denoiser(SCHEDULE, x0), SCHEDULE, x0, generator=generator(2))
+    assert loss.item() < 1e-20
+    model = torch.nn.Conv2d(3, 3, 1)
+    keep = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    loss = diffusion_loss(lambda x_t, t: model(x_t), SCHEDULE, x0.float(), generator=generator(2), keep_mask=keep)
+    loss.backward()
+    assert loss.ndim == 0 and model.weight.grad is not None
