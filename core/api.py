@@ -1,27 +1,87 @@
 """`SceneGenerator`: the one object the UI and the CLIs talk to (the `SceneService` protocol).
 
 It makes procedural scenes, opens scene files and dataset folders, saves scenes, renders videos and
-builds the interactive 3D view, each as a short named method over numpy types. Learned generation
-(VAE and DiT) joins here as further stages; this is also the only place where numpy will meet torch.
+builds the interactive 3D view, and generates and inpaints scenes with the trained VAE and DiT
+(`core.generation`), each as a short named method over numpy types. The models load on first use, so
+everything else works without checkpoints; device and dtype are chosen here and nowhere else.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.data.procedural import generate_clip
 from core.data.scene_io import save_scene
 from core.types import (
     GRID_PRESETS, Command, GridSpec, InputError, OccupancySequence, ProgressCallback, RenderSettings,
+    SamplerSettings,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.generation import GenerationRequest
+
+
+DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 class SceneGenerator:
-    """Serves scenes to the app. `dataset_paths` are CarlaSC / Occ3D scene folders given at launch."""
+    """Serves scenes to the app. `checkpoints` holds the `vae_cpu` and `dit_cpu` bundles;
+    `dataset_paths` are CarlaSC / Occ3D scene folders given at launch; `device` defaults to CUDA when
+    present, else the CPU."""
 
-    def __init__(self, *, dataset_paths: list[str] | None = None) -> None:
+    def __init__(self, *, checkpoints: str | Path = DEFAULT_CHECKPOINTS, dataset_paths: list[str] | None = None,
+                 device: str | None = None) -> None:
         self._dataset_paths = [str(Path(p)) for p in dataset_paths or []]
+        self._checkpoints = Path(checkpoints)
+        self._device = device
+        self._pipeline = None
+
+    def _load(self):
+        """The latent pipeline, loaded once on first use."""
+        if self._pipeline is None:
+            import torch
+
+            from core.checkpoint import bundle_hash, load_bundle
+            from core.pipeline import LatentPipeline
+
+            device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+            folders = {name: self._checkpoints / f"{name}_cpu" for name in ("vae", "dit")}
+            vae = load_bundle(folders["vae"], kind="hexplane-vae", device=device)
+            dit = load_bundle(folders["dit"], kind="hexplane-dit", device=device)
+            self._pipeline = LatentPipeline(vae, dit, device=device)
+            self._hashes = {name: bundle_hash(folder) for name, folder in folders.items()}
+        return self._pipeline
+
+    def generate(self, request: "GenerationRequest", on_progress: ProgressCallback | None = None) -> OccupancySequence:
+        """A new scene from conditions; its metadata holds the recipe that makes it again."""
+        from core.generation import generate_scene, recipe_for
+
+        pipeline = self._load()
+        scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
+        scene.metadata["recipe"] = recipe_for(request, self._hashes)
+        return scene
+
+    def generate_from_recipe(self, recipe: dict, on_progress: ProgressCallback | None = None) -> OccupancySequence:
+        from core.generation import request_from_recipe
+
+        pipeline = self._load()
+        stored = recipe.get("checkpoints", {}) if isinstance(recipe, dict) else {}
+        if stored and stored != self._hashes:
+            raise InputError(f"the recipe was made with other checkpoints ({stored}); these are {self._hashes}")
+        return self.generate(request_from_recipe(recipe, pipeline.vae.config.grid()), on_progress)
+
+    def inpaint(self, scene: OccupancySequence, mask: "np.ndarray", settings: SamplerSettings, *,
+                frames: range | None = None, on_progress: ProgressCallback | None = None) -> OccupancySequence:
+        """Regenerate the bird's-eye `mask` region (X, Y) of a scene; everything outside stays exact."""
+        from core.generation import inpaint_scene
+
+        result = inpaint_scene(self._load(), scene, mask, settings, frames=frames, on_progress=on_progress)
+        result.metadata["inpainting"] = {"sampler": settings.__dict__, "frames": None if frames is None else [frames.start, frames.stop],
+                                         "mask_cells": int(mask.sum()), "checkpoints": self._hashes}
+        return result
 
     def grid_presets(self) -> list[str]:
         return list(GRID_PRESETS)

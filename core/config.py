@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from core.types import InputError
+from core.types import GridSpec, InputError
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ class VAEConfig:
     def latent_sizes(self) -> tuple[int, int, int, int]:
         """(T', X', Y', Z') of the HexPlane."""
         return tuple(s // d for s, d in zip((self.frames, *self.cells), self.downsample))
+
+    def grid(self) -> GridSpec:
+        """The scene grid of this VAE: the preset with its cells, or (tiny test configs) a cpu-resolution grid."""
+        for name in ("cpu", "carlasc"):
+            preset = GridSpec.preset(name)
+            if preset.cells == self.cells:
+                return preset.with_frames(self.frames)
+        cpu = GridSpec.preset("cpu")
+        origin = (-self.cells[0] * cpu.voxel_size[0] / 2, -self.cells[1] * cpu.voxel_size[1] / 2, cpu.origin[2])
+        return GridSpec(self.frames, self.cells, cpu.voxel_size, origin)
 
     @property
     def compression_ratio(self) -> float:

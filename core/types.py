@@ -225,6 +225,38 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class Conditions:
+    """What a person asks for; None = not given (the model uses its learned null for it)."""
+
+    command: Command | None = None
+    trajectory: Trajectory | None = None
+    layout: Layout | None = None
+
+
+SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "ddim", "ddpm")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to sample: sampler, number of steps, classifier-free guidance scale, seed."""
+
+    sampler: str = "dpm++"
+    steps: int = 25
+    guidance_scale: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLER_NAMES:
+            raise InputError(f"unknown sampler {self.sampler!r}; expected one of: {', '.join(SAMPLER_NAMES)}")
+        if not 1 <= int(self.steps) <= 1000:
+            raise InputError(f"steps must be in 1..1000, got {self.steps}")
+        if not 0.0 <= float(self.guidance_scale) <= 20.0:
+            raise InputError(f"guidance scale must be in 0..20, got {self.guidance_scale}")
+        if not 0 <= int(self.seed) < 2**31:
+            raise InputError(f"seed must be in 0..{2**31 - 1}, got {self.seed}")
+
+
+@dataclass(frozen=True)
 class RenderSettings:
     """How a scene becomes pictures."""
 

@@ -11,7 +11,8 @@ model evaluations. Implemented:
   steps via the respaced posterior (Nichol & Dhariwal 2021); by default all N steps, as the reference.
 - `ddim_sample`: DDIM (Song et al. 2021), deterministic at eta = 0, ancestral-like noise for eta > 0.
 - `dpm_solver_pp_sample`: multistep DPM-Solver++ in data-prediction form (Lu et al. 2022, "DPM-Solver++:
-  Fast Solver for Guided Sampling", Alg. 2, "2M"): first order on the first step, second order after.
+  Fast Solver for Guided Sampling", Alg. 2, "2M"): second order, first order on the first step and
+  on the step landing on the last timestep ("lower order final").
 
 Noise comes only from the explicit `torch.Generator`; the state runs in float64 if x_T is float64 and
 in float32 otherwise, and the result has x_T's dtype.
@@ -126,23 +127,29 @@ def dpm_solver_pp_sample(
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     steps = _steps(schedule, timesteps)
+    log_snr = [_dpm_terms(schedule, t)[2] for t in steps]  # λ per step, increasing
     x = _start(x_T)
-    x0_prev, h_prev = None, None
+    x0_prev = None
     for k, (t, t_next) in enumerate(_pairs(steps)):
         _, x0 = _predict(denoise_fn, x, t, schedule, clip_x0)
         if t_next is None:
             x = x0
         else:
-            (alpha, sigma, lam), (alpha_n, sigma_n, lam_n) = _dpm_terms(schedule, t), _dpm_terms(schedule, t_next)
-            h = lam_n - lam
             data = x0
-            if order == 2 and x0_prev is not None and t_next != steps[-1]:
+            if order == 2 and 0 < k < len(steps) - 2:  # not the first step, nor the one landing on the last
+                h, h_prev = log_snr[k + 1] - log_snr[k], log_snr[k] - log_snr[k - 1]
                 half_inverse_r = h / (2 * h_prev)
                 data = (1 + half_inverse_r) * x0 - half_inverse_r * x0_prev
-            x = (sigma_n / sigma) * x - alpha_n * math.expm1(-h) * data
-            x0_prev, h_prev = x0, h
+            x = _dpm_pp_update(schedule, x, data, t, t_next)
+        x0_prev = x0
         _report(callback, k, len(steps), x0)
     return x.to(x_T.dtype)
+
+
+def _dpm_pp_update(schedule: NoiseSchedule, x: torch.Tensor, data: torch.Tensor, t: int, t_next: int) -> torch.Tensor:
+    """Exponential-integrator step from t to t_next with the data term held at `data`."""
+    (_, sigma, log_snr), (alpha_next, sigma_next, log_snr_next) = _dpm_terms(schedule, t), _dpm_terms(schedule, t_next)
+    return (sigma_next / sigma) * x - alpha_next * math.expm1(-(log_snr_next - log_snr)) * data
 
 
 _SAMPLER_FUNCTIONS = {"ddpm": ddpm_sample, "ddim": ddim_sample, "dpm++": dpm_solver_pp_sample}
@@ -173,7 +180,8 @@ def sample(
     if num_steps is not None and timesteps is not None:
         raise ValueError("give num_steps or timesteps, not both")
     if timesteps is None:
-        timesteps = _all_steps(schedule) if num_steps is None else spaced_timesteps(schedule, num_steps, spacing=spacing)
+        timesteps = (_all_steps(schedule) if num_steps is None
+                     else spaced_timesteps(schedule, num_steps, spacing=spacing))
     common = dict(generator=generator, callback=callback, clip_x0=clip_x0, **options)
     if name == "ddpm":
         return ddpm_sample(denoise_fn, x_T, schedule, timesteps=timesteps, **common)
@@ -184,6 +192,8 @@ def _predict(
     denoise_fn: DenoiseFn, x: torch.Tensor, t: int, schedule: NoiseSchedule, clip_x0: float | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One model evaluation at step t → (ε̂, x̂0), both in x's dtype; clipping x̂0 re-derives ε̂."""
+    if clip_x0 is not None and not clip_x0 > 0:
+        raise ValueError(f"clip_x0 must be None or > 0, got {clip_x0}")
     t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
     eps = denoise_fn(x, t_batch)
     if not isinstance(eps, torch.Tensor) or eps.shape != x.shape:

@@ -24,7 +24,6 @@ from tqdm import tqdm
 from core.checkpoint import bundle_hash, load_bundle
 from core.data.procedural import ProceduralClip, generate_drive, split_seed
 from core.models.hexplane import rollout, rollout_shape
-from core.train.clips import grid_for
 from core.types import InputError
 
 CLIPS_PER_DRIVE = 2
@@ -89,7 +88,7 @@ def _write_meta(folder: Path, meta: dict, latents: np.memmap) -> None:
 
 def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_drives: int = 2) -> Path:
     model = load_bundle(vae_folder, kind="hexplane-vae")
-    grid = grid_for(model.config)
+    grid = model.config.grid()
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     shape = (model.config.latent_channels, *rollout_shape(model.config.latent_sizes))

@@ -29,18 +29,6 @@ class ClipSource(Protocol):
     def class_frequencies(self) -> np.ndarray: ...
 
 
-def grid_for(config: VAEConfig) -> GridSpec:
-    """The grid preset with the config's cells, or (tiny test configs) a cpu-resolution grid that size."""
-    cells = tuple(config.cells)
-    for name in ("cpu", "carlasc"):
-        preset = GridSpec.preset(name)
-        if preset.cells == cells:
-            return preset.with_frames(config.frames)
-    cpu = GridSpec.preset("cpu")
-    origin = tuple(-c * v / 2 for c, v in zip(cells[:2], cpu.voxel_size[:2])) + (cpu.origin[2],)
-    return GridSpec(config.frames, cells, cpu.voxel_size, origin)
-
-
 def _stack(scenes: list[OccupancySequence]) -> tuple[torch.Tensor, torch.Tensor | None]:
     labels = torch.from_numpy(np.stack([s.labels for s in scenes]).astype(np.int64))
     if all(s.unobserved is None for s in scenes):
@@ -120,7 +108,7 @@ class FolderClips:
 
 
 def make_clip_source(data: str, config: VAEConfig, *, convention: str = "anchored", density: float = 1.0) -> ClipSource:
-    grid = grid_for(config)
+    grid = config.grid()
     if data == "procedural":
         return ProceduralClips(grid, convention, density)
     root = Path(data)
