@@ -55,6 +55,10 @@ class SceneGenerator:
             self._hashes = {name: bundle_hash(folder) for name, folder in folders.items()}
         return self._pipeline
 
+    def scene_grid(self) -> GridSpec:
+        """The grid the loaded models generate."""
+        return self._load().vae.config.grid()
+
     def generate(self, request: "GenerationRequest", on_progress: ProgressCallback | None = None) -> OccupancySequence:
         """A new scene from conditions; its metadata holds the recipe that makes it again."""
         from core.generation import generate_scene, recipe_for

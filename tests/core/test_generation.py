@@ -115,3 +115,31 @@ def test_mismatched_checkpoints_and_missing_ones(tmp_path):
         SceneGenerator(checkpoints=tmp_path).generate(request())
     with pytest.raises(InputError, match="no such checkpoint folder"):
         SceneGenerator(checkpoints=tmp_path / "none").generate(request())
+
+
+def test_generate_cli(service, tmp_path, capsys):
+    import json
+
+    import imageio.v3 as iio
+
+    from core.generate import main
+
+    folder = str(service._checkpoints)
+    out = tmp_path / "a.npz"
+    assert main(["--checkpoints", folder, "--command", "left", "--steps", "3", "--frames", "4", "--out", str(out)]) == 0
+    recipe = out.with_suffix(".recipe.json")
+    assert json.loads(recipe.read_text())["conditions"]["command"] == "left"
+    again = tmp_path / "b.npz"
+    assert main(["--checkpoints", folder, "--recipe", str(recipe), "--out", str(again)]) == 0
+    assert np.array_equal(np.load(out)["labels"], np.load(again)["labels"])
+    mask = np.zeros((32, 32, 4), np.uint8)
+    mask[8:20, 8:20] = 255
+    iio.imwrite(tmp_path / "mask.png", mask)
+    assert main(["--checkpoints", folder, "--inpaint", str(out), "--mask", str(tmp_path / "mask.png"), "--steps", "3",
+                 "--out", str(tmp_path / "c.npz")]) == 0
+    capsys.readouterr()
+    for bad, message in ((["--command", "up"], "unknown command"), (["--inpaint", str(out)], "needs --mask"),
+                         (["--layout", str(tmp_path / "none.png")], "not a readable image")):
+        assert main(["--checkpoints", folder, "--frames", "4", "--out", str(tmp_path / "x.npz"), *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
