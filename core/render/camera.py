@@ -59,6 +59,21 @@ def ego_poses(scene: OccupancySequence) -> np.ndarray:
     return np.column_stack([relative[:, 0, 3], relative[:, 1, 3], yaw])
 
 
+def grid_to_display(scene: OccupancySequence) -> np.ndarray:
+    """(T, 4, 4) transform of each frame's grid into the frame the cameras use (frame 0's grid).
+
+    Identity for one clip. A long scene made clip by clip (`metadata["clip_frames"]`) has each clip
+    anchored at its own first frame; this moves every clip into the first clip's frame, so all clips
+    share one world and the video does not jump at clip boundaries.
+    """
+    identity = np.tile(np.eye(4), (scene.num_frames, 1, 1))
+    clip = int(scene.metadata.get("clip_frames", 0) or 0)
+    if scene.poses is None or scene.convention != "anchored" or not 0 < clip < scene.num_frames:
+        return identity
+    anchors = scene.poses[(np.arange(scene.num_frames) // clip) * clip]  # world-from-anchor per frame
+    return np.linalg.inv(scene.poses[0])[None] @ anchors
+
+
 def _grid_box(scene: OccupancySequence) -> tuple[np.ndarray, np.ndarray]:
     """Metric centre (3,) and extent (3,) of the grid."""
     extent = np.asarray(scene.grid.extent, dtype=np.float64)

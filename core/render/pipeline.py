@@ -7,6 +7,7 @@ legend of the classes present anywhere in the scene (so the legend does not flic
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +16,9 @@ import numpy as np
 
 from core.data.palette import PALETTE
 from core.render.backends import FrameRenderer, make_renderer
-from core.render.camera import camera_views
+from core.render.camera import camera_views, grid_to_display
 from core.render.legend import draw_legend
-from core.render.mesh import exposed_faces, shaded_face_colors
+from core.render.mesh import FaceMesh, exposed_faces, shaded_face_colors
 from core.render.video import pair_frames, prepare_output, side_by_side_frame, write_video
 from core.types import InputError, OccupancySequence, ProgressCallback, ProgressEvent, RenderSettings
 
@@ -39,6 +40,14 @@ def present_classes(scene: OccupancySequence) -> tuple[int, ...]:
     return tuple(int(c) for c in np.flatnonzero(counts) if c != 0)
 
 
+def place(mesh: FaceMesh, transform: np.ndarray) -> FaceMesh:
+    """The mesh with its vertices moved by a 4×4 rigid transform (no copy for the identity)."""
+    if np.allclose(transform, np.eye(4)):
+        return mesh
+    vertices = mesh.vertices.astype(np.float64) @ transform[:3, :3].T + transform[:3, 3]
+    return dataclasses.replace(mesh, vertices=vertices.astype(np.float32))
+
+
 def _report(on_progress: ProgressCallback | None, step: int, total: int) -> None:
     if on_progress is not None:
         on_progress(ProgressEvent(stage=STAGE, step=step, total=total))
@@ -52,10 +61,11 @@ def render_with(
     check_scene(scene)
     total = scene.num_frames if total is None else total
     views = camera_views(scene, settings.camera, settings.width / settings.height)
+    placements = grid_to_display(scene)
     classes = present_classes(scene)
     frames = []
     for t in range(scene.num_frames):
-        mesh = exposed_faces(scene.labels[t], scene.grid)
+        mesh = place(exposed_faces(scene.labels[t], scene.grid), placements[t])
         image = renderer.render(mesh, shaded_face_colors(mesh, PALETTE.colors), views[t])
         frames.append(draw_legend(image, classes) if settings.legend else image)
         _report(on_progress, done + t + 1, total)

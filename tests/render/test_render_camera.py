@@ -91,3 +91,19 @@ def test_orbit_moves_around_the_centre(cpu_city):
 def test_unknown_preset():
     with pytest.raises(InputError, match="unknown camera"):
         camera_views(None, "drone")
+
+
+def test_long_scenes_place_every_clip_in_the_first_clips_frame():
+    import numpy as np
+
+    from core.render.camera import grid_to_display
+    from core.types import GridSpec, OccupancySequence
+
+    grid = GridSpec(8, (4, 4, 2), (0.8, 0.8, 0.375), (-1.6, -1.6, -0.375))
+    poses = np.tile(np.eye(4), (8, 1, 1))
+    poses[:, 0, 3] = np.arange(8.0)  # the ego drives 1 m per frame along x
+    scene = OccupancySequence(np.zeros(grid.shape, np.uint8), grid, poses=poses, metadata={"clip_frames": 4})
+    shifts = grid_to_display(scene)[:, 0, 3]
+    assert shifts.tolist() == [0, 0, 0, 0, 4, 4, 4, 4]  # the second clip is anchored 4 m further on
+    single = OccupancySequence(np.zeros(grid.shape, np.uint8), grid, poses=poses)
+    assert np.allclose(grid_to_display(single), np.eye(4))
