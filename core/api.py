@@ -15,13 +15,11 @@ from core.data.procedural import generate_clip
 from core.data.scene_io import save_scene
 from core.types import (
     GRID_PRESETS, Command, GridSpec, InputError, OccupancySequence, ProgressCallback, RenderSettings,
-    SamplerSettings,
+    GenerationRequest, SamplerSettings,
 )
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from core.generation import GenerationRequest
 
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -59,7 +57,7 @@ class SceneGenerator:
         """The grid the loaded models generate."""
         return self._load().vae.config.grid()
 
-    def generate(self, request: "GenerationRequest", on_progress: ProgressCallback | None = None) -> OccupancySequence:
+    def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> OccupancySequence:
         """A new scene from conditions; its metadata holds the recipe that makes it again."""
         from core.generation import generate_scene, recipe_for
 

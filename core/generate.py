@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core.types import Command, Conditions, InputError, ProgressEvent, SamplerSettings
+from core.types import Command, Conditions, GenerationRequest, InputError, ProgressEvent, SamplerSettings
 
 
 def _progress():
@@ -67,8 +67,7 @@ def _frame_range(text: str | None) -> range | None:
 def run(args: argparse.Namespace) -> Path:
     from core.api import SceneGenerator
     from core.conditions.drawings import mask_from_image
-    from core.generation import GenerationRequest
-
+    
     service = SceneGenerator(checkpoints=args.checkpoints, device=args.device)
     settings = SamplerSettings(args.sampler, args.steps, args.guidance, args.seed)
     if args.recipe:

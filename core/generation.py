@@ -10,8 +10,6 @@ that regenerates it bit for bit with the same checkpoints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -20,18 +18,11 @@ from core.conditions.drawings import relative_to_first
 from core.conditions.tensors import to_dit_conditions
 from core.pipeline import LatentPipeline
 from core.types import (
-    Command, Conditions, GridSpec, InputError, Layout, OccupancySequence, ProgressCallback, ProgressEvent,
+    Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, OccupancySequence, ProgressCallback, ProgressEvent,
     SamplerSettings, Trajectory,
 )
 
 RECIPE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    conditions: Conditions
-    sampler: SamplerSettings
-    frames: int = 16
 
 
 def _pose_matrix(x: float, y: float, yaw: float) -> np.ndarray:

@@ -257,6 +257,15 @@ class SamplerSettings:
 
 
 @dataclass(frozen=True)
+class GenerationRequest:
+    """A scene to generate: conditions, sampler settings and the number of frames (16 per clip)."""
+
+    conditions: Conditions
+    sampler: SamplerSettings
+    frames: int = 16
+
+
+@dataclass(frozen=True)
 class RenderSettings:
     """How a scene becomes pictures."""
 

@@ -8,10 +8,11 @@ import torch
 from core.api import SceneGenerator
 from core.checkpoint import save_bundle
 from core.config import dit_preset, vae_preset
-from core.generation import GenerationRequest
 from core.models.dit import HexPlaneDiT
 from core.models.vae import HexPlaneVAE
-from core.types import Command, Conditions, InputError, Layout, ProgressEvent, SamplerSettings, Trajectory
+from core.types import (
+    Command, Conditions, GenerationRequest, InputError, Layout, ProgressEvent, SamplerSettings, Trajectory,
+)
 
 
 def randomised(model, seed):
