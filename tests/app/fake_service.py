@@ -15,6 +15,7 @@ TINY = GridSpec(4, (8, 8, 4), (0.8, 0.8, 0.375), (-3.2, -3.2, -1.0))
 class FakeService:
     def __init__(self) -> None:
         self.rendered: list[str] = []
+        self.requests: list = []
 
     def grid_presets(self) -> list[str]:
         return ["cpu", "carlasc"]
@@ -48,3 +49,35 @@ class FakeService:
 
     def dataset_scenes(self) -> list[str]:
         return []
+
+    def scene_grid(self) -> GridSpec:
+        return TINY
+
+    def generate(self, request, on_progress=None) -> OccupancySequence:
+        """A scene that shows its conditions: the layout on the ground layer, a car along the trajectory."""
+        for step in range(1, 4):
+            if on_progress:
+                on_progress(ProgressEvent("sampling", step, 3))
+        labels = np.zeros((request.frames, *TINY.cells), np.uint8)
+        layout = request.conditions.layout
+        labels[:, :, :, 0] = 6 if layout is None else layout.static
+        self.requests.append(request)
+        command = request.conditions.command
+        recipe = {"version": 1, "mode": "generate", "seed": request.sampler.seed, "frames": request.frames,
+                  "command": None if command is None else command.name.lower()}
+        grid = TINY.with_frames(request.frames)
+        return OccupancySequence(labels, grid, metadata={"source": "generated", "recipe": recipe})
+
+    def generate_from_recipe(self, recipe, on_progress=None) -> OccupancySequence:
+        if recipe.get("checkpoints") == "other":
+            raise InputError("the recipe was made with other checkpoints")
+        from core.types import Conditions, GenerationRequest, SamplerSettings
+
+        command = Command.parse(recipe["command"]) if recipe.get("command") else None
+        return self.generate(GenerationRequest(Conditions(command=command), SamplerSettings(seed=recipe["seed"]), recipe["frames"]))
+
+    def inpaint(self, scene, mask, settings, *, frames=None, on_progress=None) -> OccupancySequence:
+        labels = scene.labels.copy()
+        labels[:, mask, 1] = 10
+        return OccupancySequence(labels, scene.grid, scene.poses, scene.unobserved, scene.convention,
+                                 {**scene.metadata, "source": "inpainted"})

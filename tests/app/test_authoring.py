@@ -1,0 +1,111 @@
+"""Author view: canvas → layout, clicks → trajectory → command, Generate, and every bad drawing."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app import authoring
+from app.authoring import AUTO, CANVAS, AuthorState
+from app.handlers import SessionState
+from core.data.palette import PALETTE
+from core.types import Command, GridSpec, InputError, Layout, SamplerSettings
+from tests.app.fake_service import TINY, FakeService
+
+CPU = GridSpec.preset("cpu")
+CENTRE = CANVAS / 2
+
+
+def painted_canvas(classes: dict[str, tuple[slice, slice]]) -> dict:
+    picture = np.zeros((CANVAS, CANVAS, 4), np.uint8)
+    for name, (rows, cols) in classes.items():
+        picture[rows, cols, :3] = PALETTE.colors[PALETTE.class_id(name)]
+        picture[rows, cols, 3] = 255
+    return {"background": None, "layers": [], "composite": picture}
+
+
+def path(*points) -> AuthorState:
+    state = AuthorState()
+    for row, col in points:
+        state = authoring.add_waypoint(state, row, col)
+    return state
+
+
+def test_two_brushes_become_a_layout_and_an_empty_canvas_is_no_layout():
+    canvas = painted_canvas({"road": (slice(0, CANVAS), slice(224, 288)), "building": (slice(0, 128), slice(0, 128))})
+    layout = authoring.layout_from_canvas(canvas, CPU)
+    road, building = PALETTE.class_id("road"), PALETTE.class_id("building")
+    assert layout.static.shape == (64, 64) and set(np.unique(layout.static)) == {0, road, building}
+    assert layout.static[63, 63] == building  # top-left of the picture: far ahead, on the left
+    assert (layout.static[:, 28:36] == road).all()
+    assert authoring.layout_from_canvas(painted_canvas({}), CPU) is None
+    assert authoring.layout_from_canvas(None, CPU) is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 11).map(lambda c: c), st.integers(1, 63), st.integers(1, 63))
+def test_canvas_round_trip(class_id, x, y):
+    static = np.zeros((64, 64), np.uint8)
+    static[:x, :y] = class_id
+    picture = authoring.canvas_from_layout(Layout(static))
+    back = authoring.layout_from_canvas({"composite": picture}, CPU)
+    assert np.array_equal(back.static if back is not None else np.zeros((64, 64), np.uint8), static)
+
+
+def test_clicks_become_a_trajectory_and_a_command():
+    straight = authoring.trajectory_from_clicks(path((CENTRE, CENTRE), (CENTRE - 150, CENTRE)), CPU, speed=5, frames=16)
+    assert straight.poses.shape == (16, 3) and straight.poses[-1, 0] == pytest.approx(15.0)
+    assert authoring.resolve_command(AUTO, straight) is Command.FORWARD
+    left = path((CENTRE, CENTRE), (CENTRE - 60, CENTRE), (CENTRE - 60, CENTRE - 100))
+    turn = authoring.trajectory_from_clicks(left, CPU, speed=5, frames=16)
+    assert authoring.resolve_command(AUTO, turn) is Command.LEFT
+    assert authoring.resolve_command("right", turn) is Command.RIGHT  # the person's override wins
+    assert authoring.resolve_command(AUTO, None) is None
+    assert authoring.trajectory_from_clicks(AuthorState(), CPU, speed=5, frames=16) is None
+
+
+@pytest.mark.parametrize(
+    "points, speed, message",
+    [
+        (((CENTRE, CENTRE),), 5, "at least 2 points"),
+        (((CENTRE, CENTRE), (CENTRE - 80, CENTRE), (CENTRE - 80, CENTRE - 60), (CENTRE - 40, CENTRE - 60),
+          (CENTRE - 40, CENTRE + 30)), 3, "crosses itself"),
+        (((CENTRE, CENTRE), (0, CENTRE)), 12, "leaves the grid"),
+        (((100, 100), (0, 100)), 5, "start the trajectory at the ego car"),
+        (((CENTRE, CENTRE), (CENTRE, CENTRE - 100)), 5, "first segment"),
+    ],
+)
+def test_bad_trajectories(points, speed, message):
+    with pytest.raises(InputError, match=message):
+        authoring.trajectory_from_clicks(path(*points), CPU, speed=speed, frames=16)
+
+
+def test_undo_and_clicks_outside():
+    state = authoring.undo_waypoint(path((1, 1), (2, 2)))
+    assert state.waypoints == ((1.0, 1.0),)
+    with pytest.raises(InputError, match="click inside"):
+        authoring.add_waypoint(state, CANVAS + 5, 3)
+
+
+def test_preview_draws_the_path_over_the_layout():
+    layout = Layout(np.full((64, 64), PALETTE.class_id("road"), np.uint8))
+    picture = authoring.preview(layout, ((CENTRE, CENTRE), (CENTRE - 100, CENTRE)))
+    assert picture.shape == (CANVAS, CANVAS, 3)
+    assert tuple(picture[int(CENTRE) - 50, int(CENTRE)]) == (230, 30, 30)  # the path
+    assert tuple(picture[10, 10]) == tuple(PALETTE.colors[PALETTE.class_id("road")])
+
+
+def test_generate_sends_the_drawing_to_the_service(tmp_path):
+    service = FakeService()
+    canvas = painted_canvas({"sidewalk": (slice(0, CANVAS), slice(0, 64))})
+    centre = CANVAS / 2
+    author = path((centre, centre), (centre - 40, centre))
+    session, view = authoring.generate(
+        service, SessionState(folder=str(tmp_path)), author, canvas, speed=2.0, command=AUTO,
+        sampler=SamplerSettings(steps=5, seed=3), frames=4, camera="bev",
+    )
+    request = service.requests[-1]
+    assert request.conditions.layout.static.shape == TINY.cells[:2]
+    assert request.conditions.trajectory.poses.shape == (4, 3) and request.conditions.trajectory.poses[-1, 0] == pytest.approx(0.5)
+    assert request.conditions.command is Command.STATIC  # the 40-pixel path is 0.5 m on the tiny grid
+    assert session.scene.metadata["source"] == "generated" and view.video.endswith("bev.mp4")
