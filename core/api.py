@@ -15,7 +15,7 @@ from core.data.procedural import generate_clip
 from core.data.scene_io import save_scene
 from core.types import (
     GRID_PRESETS, Command, GridSpec, InputError, OccupancySequence, ProgressCallback, RenderSettings,
-    GenerationRequest, SamplerSettings,
+    GenerationRequest, Layout, SamplerSettings,
 )
 
 if TYPE_CHECKING:
@@ -54,8 +54,23 @@ class SceneGenerator:
         return self._pipeline
 
     def scene_grid(self) -> GridSpec:
-        """The grid the loaded models generate."""
-        return self._load().vae.config.grid()
+        """The grid the models generate: read from the VAE bundle's config (no model is built), or
+        the cpu preset when there is no bundle yet (so drawing works before any checkpoint exists)."""
+        from core.checkpoint import read_bundle_meta
+        from core.config import VAEConfig, config_from_dict
+
+        if self._pipeline is not None:
+            return self._pipeline.vae.config.grid()
+        try:
+            return config_from_dict(VAEConfig, read_bundle_meta(self._checkpoints / "vae_cpu")["config"]).grid()
+        except InputError:
+            return GridSpec.preset("cpu")
+
+    def procedural_layout(self, *, seed: int) -> Layout:
+        """The bird's-eye static layout of a procedural clip on the models' grid, to start a drawing from."""
+        if not 0 <= int(seed) < 2**31:
+            raise InputError(f"seed must be in 0..{2**31 - 1}, got {seed}")
+        return Layout(generate_clip(int(seed), grid=self.scene_grid()).layout.static)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> OccupancySequence:
         """A new scene from conditions; its metadata holds the recipe that makes it again."""

@@ -53,6 +53,13 @@ class FakeService:
     def scene_grid(self) -> GridSpec:
         return TINY
 
+    def procedural_layout(self, *, seed: int):
+        from core.types import Layout
+
+        static = np.zeros(TINY.cells[:2], np.uint8)
+        static[:, 3:5] = 6
+        return Layout(static)
+
     def generate(self, request, on_progress=None) -> OccupancySequence:
         """A scene that shows its conditions: the layout on the ground layer, a car along the trajectory."""
         for step in range(1, 4):

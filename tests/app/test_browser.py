@@ -43,6 +43,7 @@ def test_make_scene_and_watch_it_play(app_url, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(app_url)
+        page.get_by_role("tab", name="Open a scene").click()
         page.locator("#seed input").fill("11")
         started = time.monotonic()
         page.locator("#make-scene").click()
@@ -63,7 +64,6 @@ def test_make_scene_and_watch_it_play(app_url, tmp_path):
         # A broken upload is reported in one line; the scene and video shown before stay.
         broken = tmp_path / "broken.npz"
         broken.write_bytes(b"this is not a scene")
-        page.get_by_role("tab", name="Upload").click()
         page.locator("#upload input[type=file]").set_input_files(str(broken))
         page.locator("#open-file").click()
         page.get_by_text("no zip header").first.wait_for(timeout=30_000)
