@@ -38,7 +38,7 @@ def layout(service: SceneService) -> SimpleNamespace:
         with gr.Column(scale=5, min_width=340):
             gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up.")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
-                                  elem_id="trajectory", label="what the model receives", height=560)
+                                  elem_id="trajectory", label="what the model receives")
             with gr.Row():
                 ui.use_canvas = gr.Button("Show my layout", size="sm")
                 ui.undo = gr.Button("Undo point", size="sm")
