@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.cli import run_cli
 from core.types import Command, Conditions, GenerationRequest, InputError, ProgressEvent, SamplerSettings
 
 
@@ -108,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", default=str(Path(__file__).resolve().parents[1] / "checkpoints"))
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         print(f"wrote {run(args)}")
         return 0
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

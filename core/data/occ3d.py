@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.palette import PALETTE
+from core.data.scene_io import read_npz
 from core.data.resample import (
     check_clip_range, clip_grid, ego_to_anchored, poses_from_rows, read_pose_text, resample_to_grid,
 )
@@ -49,23 +50,6 @@ def _frame_folders(path: Path) -> list[Path]:
         missing = next(c for c in folders if c not in with_labels)
         raise InputError(f"{path}: partial Occ3D scene, frame folder {missing.name} has no labels.npz")
     return with_labels
-
-
-def _read_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """The entries `keys` (default all) of an .npz, never unpickling; problems become InputError."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise InputError(f"{path}: not an .npz archive")
-            return {key: archive[key] for key in archive.files if keys is None or key in keys}
-    except InputError:
-        raise
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise InputError(f"{path}: contains pickled objects, which are refused for safety") from None
-        raise InputError(f"{path}: unreadable .npz ({error})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
-        raise InputError(f"{path}: not a valid .npz archive or truncated ({error})") from None
 
 
 def _entry(arrays: dict[str, np.ndarray], key: str, path: Path, hint: str = "") -> np.ndarray:
@@ -123,7 +107,7 @@ def _read_npz_poses(folders: list[Path]) -> np.ndarray | None:
     paths = [f / "labels.npz" for f in folders]
     if not _all_or_none(folders, ["ego_pose" in _npz_keys(p) for p in paths], "'ego_pose' in labels.npz"):
         return None
-    rows = [_read_npz(p, keys=("ego_pose",))["ego_pose"].reshape(1, -1) for p in paths]
+    rows = [read_npz(p, keys=("ego_pose",))["ego_pose"].reshape(1, -1) for p in paths]
     return poses_from_rows(np.concatenate(rows), where=f"{folders[0].parent}: 'ego_pose' entries")
 
 
@@ -176,7 +160,7 @@ class Occ3DScene:
     def read_frame(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Raw frame `index`: (200, 200, 16) semantic ids and unobserved mask (None with mask "none")."""
         path = self.frame_folders[index] / "labels.npz"
-        arrays = _read_npz(path)
+        arrays = read_npz(path)
         semantics = _entry(arrays, "semantics", path)
         unobserved = None
         if self.mask != "none":

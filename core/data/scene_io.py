@@ -54,9 +54,10 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(stream, **arrays)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def read_npz(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The entries `keys` (default all) of an .npz, never unpickling; every problem is an InputError."""
     if not path.is_file():
-        raise InputError(f"{path}: no such scene file")
+        raise InputError(f"{path}: no such file")
     with open(path, "rb") as stream:
         magic = stream.read(6)
     if magic == b"\x93NUMPY":
@@ -65,7 +66,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: not a .npz archive (no zip header); is it a scene file?")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+            return {key: archive[key] for key in archive.files if keys is None or key in keys}
     except InputError:
         raise
     except ValueError as error:
@@ -89,7 +90,7 @@ def _json_entry(arrays: dict[str, np.ndarray], key: str, path: Path) -> object:
 def load_scene(path: str | os.PathLike) -> OccupancySequence:
     """Read a scene `.npz`; any problem is an `InputError` with a one-line message naming it."""
     path = Path(path)
-    arrays = _read_arrays(path)
+    arrays = read_npz(path)
     missing = [key for key in REQUIRED_KEYS if key not in arrays]
     if missing:
         raise InputError(f"{path}: not a DynamicCity scene file, missing entries {missing}")

@@ -21,6 +21,7 @@ from core.checkpoint import load_bundle
 from core.data.palette import PALETTE
 from core.eval.recon import evaluate_reconstruction
 from core.train.clips import make_clip_source
+from core.cli import run_cli
 from core.types import InputError
 
 DEFAULT_VAE = Path(__file__).resolve().parents[2] / "checkpoints" / "vae_cpu"
@@ -77,15 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     video.add_argument("--camera", default="bev", choices=["chase", "bev", "orbit"])
     video.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.command == "recon-video":
             return recon_video(args)
         if args.n < 1:
             raise InputError(f"--n must be at least 1, got {args.n}")
         return recon(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -16,18 +16,10 @@ import numpy as np
 
 from core.data.palette import PALETTE
 from core.fileio import atomic_write
+from core.render.pipeline import check_scene  # noqa: F401  (re-exported for the exporters)
 from core.types import InputError, OccupancySequence
 
 PathLike = str | os.PathLike
-
-
-def check_scene(scene: OccupancySequence) -> None:
-    """InputError unless `scene` is an OccupancySequence whose class ids all have a palette colour."""
-    if not isinstance(scene, OccupancySequence):
-        raise InputError(f"expected an OccupancySequence to export, got {type(scene).__name__}")
-    top = int(scene.labels.max())
-    if top >= len(PALETTE.colors):
-        raise InputError(f"class id {top} has no palette colour (the palette has {len(PALETTE.colors)} classes)")
 
 
 def select_frames(scene: OccupancySequence, frames: Iterable[int] | None) -> list[int]:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from core.checkpoint import bundle_hash, load_bundle
 from core.data.procedural import ProceduralClip, generate_drive, split_seed
 from core.models.hexplane import rollout, rollout_shape
+from core.cli import run_cli
 from core.types import InputError
 
 CLIPS_PER_DRIVE = 2
@@ -131,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drives", type=int, default=2000, help="procedural drives (2 clips each)")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.drives < 1:
             raise InputError(f"--drives must be at least 1, got {args.drives}")
         print(f"cache: {build_cache(args.vae, args.out, drives=args.drives, resume=args.resume)}")
         return 0
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

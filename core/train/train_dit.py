@@ -31,6 +31,7 @@ from core.models.dit import DiTConditions, HexPlaneDiT
 from core.models.hexplane import padding_mask
 from core.train.cache_latents import LatentCache, open_cache
 from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
+from core.cli import run_cli
 from core.types import InputError
 
 
@@ -197,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
-    try:
+
+    def body() -> int:
         cache = open_cache(args.cache)
         config = config_for_cache(cache, args.preset, parse_overrides(args.set))
         settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
@@ -209,9 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             trainer.resume()
         run(trainer)
         return 0
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from core.models.losses import class_weights, vae_loss
 from core.models.vae import HexPlaneVAE
 from core.train.clips import ClipSource, make_clip_source
 from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
+from core.cli import run_cli
 from core.types import InputError
 
 
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
-    try:
+
+    def body() -> int:
         config = vae_preset(args.preset, **parse_overrides(args.set))
         source = make_clip_source(args.data, config, convention=args.convention, density=args.density)
         settings = TrainSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.eval_every,
@@ -187,9 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if world > 1:
             dist.destroy_process_group()
         return 0
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def test_truncated_and_garbage_files(tmp_path):
     for path in (truncated, garbage, pickled):
         with pytest.raises(InputError, match=str(path.name)):
             load_scene(path)
-    with pytest.raises(InputError, match="no such scene file"):
+    with pytest.raises(InputError, match="no such file"):
         load_scene(tmp_path / "missing.npz")
 
 
