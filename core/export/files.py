@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.palette import PALETTE
 from core.fileio import atomic_write
 from core.render.pipeline import check_scene  # noqa: F401  (re-exported for the exporters)
 from core.types import InputError, OccupancySequence
