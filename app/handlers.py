@@ -7,6 +7,7 @@ message and leaves everything shown before as it was. No torch here: only the se
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import tempfile
@@ -99,15 +100,38 @@ def open_dataset(
 def change_camera(
     service: SceneService, state: SessionState, camera: str, on_progress: ProgressCallback | None = None,
 ) -> tuple[SessionState, SceneView]:
-    if state.scene is None:
-        raise InputError("no scene yet: make or open one first")
-    return present(service, state, state.scene, camera, on_progress)
+    return present(service, state, _require_scene(state), camera, on_progress)
 
 
 def show_frame(service: SceneService, state: SessionState, frame: Any) -> Any:
+    return service.frame_figure(_require_scene(state), int(frame))
+
+
+def _require_scene(state: SessionState) -> OccupancySequence:
     if state.scene is None:
         raise InputError("no scene yet: make or open one first")
-    return service.frame_figure(state.scene, int(frame))
+    return state.scene
+
+
+def export_recipe(state: SessionState) -> str:
+    """The current scene's recipe as a .json file (load it with `python -m core.generate --recipe`)."""
+    scene = _require_scene(state)
+    recipe = scene.metadata.get("recipe")
+    if recipe is None:
+        raise InputError("this scene has no recipe: only generated scenes have one")
+    path = Path(state.folder) / f"recipe_{state.counter}.json"
+    path.write_text(json.dumps(recipe, indent=1))
+    return str(path)
+
+
+def export_meshes(service: SceneService, state: SessionState, fmt: str) -> str:
+    return service.export_meshes(_require_scene(state), str(Path(state.folder) / f"meshes_{state.counter}_{fmt}.zip"), fmt=fmt)
+
+
+def export_lidar(service: SceneService, state: SessionState, beams: Any, max_range: Any, dropout: Any) -> str:
+    path = str(Path(state.folder) / f"lidar_{state.counter}.zip")
+    return service.export_lidar(_require_scene(state), path, beams=int(beams), max_range=float(max_range),
+                                dropout=float(dropout), seed=state.counter)
 
 
 def present(

@@ -53,6 +53,17 @@ def _results_layout() -> SimpleNamespace:
             with gr.Row():
                 ui.scene_file = gr.DownloadButton("Download .npz", elem_id="download-npz")
                 ui.video_file = gr.DownloadButton("Download .mp4", elem_id="download-mp4")
+            with gr.Accordion("Export for other tools", open=False):
+                with gr.Row():
+                    ui.export_recipe = gr.Button("Recipe .json", size="sm", elem_id="export-recipe")
+                    ui.export_ply = gr.Button("Meshes .ply (zip)", size="sm")
+                    ui.export_glb = gr.Button("Meshes .glb (zip)", size="sm")
+                with gr.Row():
+                    ui.beams = gr.Slider(8, 128, value=32, step=8, label="LiDAR beams")
+                    ui.max_range = gr.Slider(10, 100, value=50, step=5, label="range (m)")
+                    ui.dropout = gr.Slider(0.0, 0.5, value=0.05, step=0.05, label="dropout")
+                ui.export_lidar = gr.Button("Simulated LiDAR scans: KITTI .bin + .ply (zip)", size="sm")
+                ui.export_file = gr.File(label="export", interactive=False, elem_id="export-file")
         with gr.Column(scale=1, min_width=320):
             ui.figure = gr.Plot(label="3D view", elem_id="figure")
             ui.frame = gr.Slider(0, 15, value=0, step=1, label="frame (3D view)", elem_id="frame")
@@ -88,6 +99,23 @@ def _wire_results(service: SceneService, ui: SimpleNamespace, state: gr.State, v
     def on_frame(frame_value, current, request: gr.Request):
         return handlers.show_frame(service, session_state(request, current), frame_value)
 
+    def on_recipe(current, request: gr.Request):
+        return handlers.export_recipe(session_state(request, current))
+
+    def on_meshes(fmt):
+        def export(current, request: gr.Request):
+            return handlers.export_meshes(service, session_state(request, current), fmt)
+
+        return export
+
+    def on_lidar(beams, max_range, dropout, current, request: gr.Request, progress=gr.Progress()):
+        progress(0.1, desc="ray casting")
+        return handlers.export_lidar(service, session_state(request, current), beams, max_range, dropout)
+
+    ui.export_recipe.click(guard(on_recipe, 1), [state], ui.export_file)
+    ui.export_ply.click(guard(on_meshes("ply"), 1), [state], ui.export_file)
+    ui.export_glb.click(guard(on_meshes("glb"), 1), [state], ui.export_file)
+    ui.export_lidar.click(guard(on_lidar, 1), [ui.beams, ui.max_range, ui.dropout, state], ui.export_file)
     ui.camera.input(guard(on_camera, len(view)), [ui.camera, state], view)
     ui.frame.release(guard(on_frame, 1), [ui.frame, state], ui.figure, show_progress="hidden")
 

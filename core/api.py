@@ -135,5 +135,19 @@ class SceneGenerator:
             raise InputError(f"frame must be in 0..{scene.num_frames - 1}, got {frame}")
         return frame_figure(scene, frame)
 
+    def export_meshes(self, scene: OccupancySequence, path: str, *, fmt: str = "ply") -> str:
+        """A .zip of one mesh per frame (.ply or .glb), metres in the first clip's frame."""
+        from core.export import export_meshes_zip
+
+        return str(export_meshes_zip(scene, path, fmt))
+
+    def export_lidar(self, scene: OccupancySequence, path: str, *, beams: int = 32, max_range: float = 50.0,
+                     dropout: float = 0.05, seed: int = 0) -> str:
+        """A .zip of simulated LiDAR scans (KITTI .bin and .ply per frame) from the ego pose."""
+        from core.export import LidarSettings, export_scans_zip
+
+        settings = LidarSettings(beams=int(beams), max_range=float(max_range), dropout=float(dropout))
+        return str(export_scans_zip(scene, path, settings, seed=int(seed)))
+
     def dataset_scenes(self) -> list[str]:
         return list(self._dataset_paths)

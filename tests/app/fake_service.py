@@ -88,3 +88,13 @@ class FakeService:
         labels[:, mask, 1] = 10
         return OccupancySequence(labels, scene.grid, scene.poses, scene.unobserved, scene.convention,
                                  {**scene.metadata, "source": "inpainted"})
+
+    def export_meshes(self, scene, path, *, fmt="ply") -> str:
+        Path(path).write_bytes(b"meshes " + fmt.encode())
+        return path
+
+    def export_lidar(self, scene, path, *, beams=32, max_range=50.0, dropout=0.05, seed=0) -> str:
+        if beams < 1:
+            raise InputError(f"beams must be at least 1, got {beams}")
+        Path(path).write_bytes(b"scans")
+        return path

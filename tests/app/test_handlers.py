@@ -76,3 +76,21 @@ def test_show_frame_and_sessions(state):
     handlers.close_session("abc-123")
     assert not folder.exists()
     assert 0 <= handlers.random_seed() < 1_000_000
+
+
+def test_exports(state):
+    import json
+
+    service = FakeService()
+    with pytest.raises(InputError, match="no scene yet"):
+        handlers.export_meshes(service, state, "ply")
+    made, _ = handlers.make_scene(service, state, 3, "auto", "cpu", "chase")
+    with pytest.raises(InputError, match="no recipe"):
+        handlers.export_recipe(made)
+    assert Path(handlers.export_meshes(service, made, "glb")).read_bytes() == b"meshes glb"
+    assert Path(handlers.export_lidar(service, made, 16, 40, 0.1)).read_bytes() == b"scans"
+    from core.types import Conditions, GenerationRequest, SamplerSettings
+
+    generated = service.generate(GenerationRequest(Conditions(), SamplerSettings(seed=4), 4))
+    with_recipe, _ = handlers.present(service, made, generated, "bev")
+    assert json.loads(Path(handlers.export_recipe(with_recipe)).read_text())["seed"] == 4

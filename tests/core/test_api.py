@@ -39,3 +39,17 @@ def test_renders_and_draws_a_frame(tmp_path):
     assert service.frame_figure(scene, 3) is not None
     with pytest.raises(InputError, match="frame must be in 0..15"):
         service.frame_figure(scene, 16)
+
+
+def test_exports_meshes_and_lidar(tmp_path):
+    import zipfile
+
+    service = SceneGenerator()
+    scene = service.procedural_scene(seed=5)
+    meshes = service.export_meshes(scene, str(tmp_path / "m.zip"), fmt="glb")
+    scans = service.export_lidar(scene, str(tmp_path / "l.zip"), beams=16, max_range=30.0, dropout=0.1, seed=1)
+    assert len(zipfile.ZipFile(meshes).namelist()) == 16
+    names = zipfile.ZipFile(scans).namelist()
+    assert len([n for n in names if n.endswith(".bin")]) == 16 and len([n for n in names if n.endswith(".ply")]) == 16
+    with pytest.raises(InputError, match="beams"):
+        service.export_lidar(scene, str(tmp_path / "x.zip"), beams=0)
