@@ -15,7 +15,7 @@ from core.data.procedural import generate_clip
 from core.data.scene_io import save_scene
 from core.types import (
     GRID_PRESETS, Command, GridSpec, InputError, OccupancySequence, ProgressCallback, RenderSettings,
-    GenerationRequest, Layout, SamplerSettings,
+    GenerationRequest, Layout, SamplerSettings, Trajectory,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +89,13 @@ class SceneGenerator:
         if stored and stored != self._hashes:
             raise InputError(f"the recipe was made with other checkpoints ({stored}); these are {self._hashes}")
         return self.generate(request_from_recipe(recipe, pipeline.vae.config.grid()), on_progress)
+
+    def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,
+               on_progress: ProgressCallback | None = None) -> OccupancySequence:
+        """The scene with one more clip that continues it (up to 128 frames)."""
+        from core.generation import extend_scene
+
+        return extend_scene(self._load(), scene, settings, trajectory=trajectory, on_progress=on_progress)
 
     def inpaint(self, scene: OccupancySequence, mask: "np.ndarray", settings: SamplerSettings, *,
                 frames: range | None = None, on_progress: ProgressCallback | None = None) -> OccupancySequence:

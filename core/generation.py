@@ -79,6 +79,42 @@ def generate_scene(pipeline: LatentPipeline, grid: GridSpec, request: Generation
     return OccupancySequence(np.concatenate(labels), grid.with_frames(request.frames), poses=poses, metadata=metadata)
 
 
+MAX_FRAMES_PER_CLIP_MULTIPLE = 8
+
+
+def _next_anchor(poses: np.ndarray) -> np.ndarray:
+    """The world pose one frame after the last, at the last frame's velocity (constant motion)."""
+    if len(poses) < 2:
+        return poses[-1]
+    step = np.linalg.inv(poses[-2]) @ poses[-1]
+    return poses[-1] @ step
+
+
+def extend_scene(pipeline: LatentPipeline, scene: OccupancySequence, settings: SamplerSettings, *,
+                 trajectory: Trajectory | None = None, on_progress: ProgressCallback | None = None) -> OccupancySequence:
+    """The scene with one more clip, conditioned on its last clip's latent and, when given, the next
+    clip's trajectory (relative to that clip's first frame, where the ego continues from)."""
+    clip_frames = pipeline.vae.config.frames
+    if scene.grid.cells != tuple(pipeline.vae.config.cells) or scene.num_frames % clip_frames:
+        raise InputError(f"only scenes of {clip_frames}·k frames of {pipeline.vae.config.cells} cells can be extended")
+    if scene.num_frames + clip_frames > MAX_FRAMES_PER_CLIP_MULTIPLE * clip_frames:
+        raise InputError(f"a scene can grow to {MAX_FRAMES_PER_CLIP_MULTIPLE * clip_frames} frames; this one has {scene.num_frames}")
+    earlier = pipeline.encode(scene.labels[-clip_frames:])
+    command = None if trajectory is None else command_from_trajectory(trajectory)
+    conditions = to_dit_conditions(Conditions(command=command, trajectory=trajectory), pipeline.dit.config,
+                                   scene.grid.cells, earlier=earlier, device=pipeline.device)
+    rolled = pipeline.sample(conditions, settings, callback=_sampling_progress(on_progress, 0, 1))
+    _report(on_progress, "decoding", 1, 1)
+    old_poses = scene.poses if scene.poses is not None else np.tile(np.eye(4), (scene.num_frames, 1, 1))
+    anchor = _next_anchor(old_poses)
+    poses = np.concatenate([old_poses, anchor[None] @ world_poses(trajectory, clip_frames)])
+    history = [*scene.metadata.get("extensions", []), {"sampler": settings.__dict__,
+               "trajectory": None if trajectory is None else trajectory.poses.tolist()}]
+    metadata = {**scene.metadata, "clip_frames": clip_frames, "extensions": history}
+    labels = np.concatenate([scene.labels, pipeline.decode(rolled)])
+    return OccupancySequence(labels, scene.grid.with_frames(len(labels)), poses, None, "anchored", metadata)
+
+
 def rollout_known_mask(mask: np.ndarray, frames: range | None, sizes: tuple[int, int, int, int], grid: GridSpec) -> torch.Tensor:
     """(1, 1, H, W) bool, True on rollout cells to keep: the bird's-eye `mask` (X, Y) (True = regenerate)
     projected onto xy, and onto the x / y rows of xz, yz, tx and ty (within the frame range for tx, ty)."""

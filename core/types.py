@@ -333,6 +333,9 @@ class SceneService(Protocol):
 
     def generate_from_recipe(self, recipe: dict, on_progress: ProgressCallback | None = None) -> OccupancySequence: ...
 
+    def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,
+               on_progress: ProgressCallback | None = None) -> OccupancySequence: ...
+
     def inpaint(
         self, scene: OccupancySequence, mask: np.ndarray, settings: SamplerSettings, *, frames: range | None = None,
         on_progress: ProgressCallback | None = None,

@@ -144,3 +144,18 @@ def test_generate_cli(service, tmp_path, capsys):
         assert main(["--checkpoints", folder, "--frames", "4", "--out", str(tmp_path / "x.npz"), *bad]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1
+
+
+def test_extend_adds_a_clip_and_continues_the_poses(service):
+    trajectory = Trajectory(np.column_stack([np.arange(4.0), np.zeros(4), np.zeros(4)]))
+    first = service.generate(request(trajectory=trajectory))
+    longer = service.extend(first, SamplerSettings(steps=3, seed=1), trajectory=trajectory)
+    assert longer.labels.shape[0] == 8 and np.array_equal(longer.labels[:4], first.labels)
+    assert np.allclose(longer.poses[4:, 0, 3], np.arange(4.0, 8.0))  # continues at the same speed
+    assert longer.metadata["clip_frames"] == 4 and len(longer.metadata["extensions"]) == 1
+    longest = longer
+    for _ in range(6):
+        longest = service.extend(longest, SamplerSettings(steps=2, seed=1))
+    assert longest.num_frames == 32
+    with pytest.raises(InputError, match="can grow to 32 frames"):
+        service.extend(longest, SamplerSettings(steps=2))
