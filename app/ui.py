@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from app import author_tab, handlers
+from app import author_tab, handlers, inpaint_tab
 from app.common import guard, progress_reporter, session_state, view_outputs
 from core.types import CAMERA_PRESETS, Command, SceneService
 
@@ -128,12 +128,15 @@ def build_demo(service: SceneService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Author", id="author"):
                 author = author_tab.layout(service)
+            with gr.Tab("Inpaint & extend", id="inpaint"):
+                repair = inpaint_tab.layout()
             with gr.Tab("Open a scene", id="open"):
                 sources = _sources_layout(service)
         results = _results_layout()
         view = [state, results.video, results.scene_file, results.video_file, results.figure, results.counts,
                 results.summary, results.frame]
         author_tab.wire(service, author, state, results.camera, view)
+        inpaint_tab.wire(service, repair, state, results.camera, view)
         _wire_sources(service, sources, results, state, view)
         _wire_results(service, results, state, view)
 

@@ -135,6 +135,14 @@ class SceneGenerator:
 
         return str(render_video(scene, path, settings, on_progress=on_progress))
 
+    def render_comparison(
+        self, before: OccupancySequence, after: OccupancySequence, path: str, *, settings: RenderSettings,
+        titles: tuple[str, str] = ("before", "after"), on_progress: ProgressCallback | None = None,
+    ) -> str:
+        from core.render import side_by_side
+
+        return str(side_by_side(before, after, path, settings, titles=titles, on_progress=on_progress))
+
     def frame_figure(self, scene: OccupancySequence, frame: int) -> Any:
         from core.render import frame_figure
 

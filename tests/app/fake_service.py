@@ -98,3 +98,11 @@ class FakeService:
             raise InputError(f"beams must be at least 1, got {beams}")
         Path(path).write_bytes(b"scans")
         return path
+
+    def render_comparison(self, before, after, path, *, settings, titles=("before", "after"), on_progress=None) -> str:
+        Path(path).write_bytes(b"comparison")
+        return path
+
+    def extend(self, scene, settings, *, trajectory=None, on_progress=None) -> OccupancySequence:
+        labels = np.concatenate([scene.labels, scene.labels[-4:]])
+        return OccupancySequence(labels, scene.grid.with_frames(len(labels)), metadata={**scene.metadata, "clip_frames": 4})
