@@ -8,7 +8,7 @@ Extend: one more clip that continues the current result (optionally along more c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,4 +115,4 @@ def extend(service: SceneService, state: SessionState, steps: Any, seed: Any, ca
         raise InputError("no scene yet: generate or open one first")
     settings = SamplerSettings(steps=int(steps), seed=int(seed))
     longer = service.extend(state.scene, settings, on_progress=on_progress)
-    return present(service, replace(state), longer, camera, on_progress)
+    return present(service, state, longer, camera, on_progress)

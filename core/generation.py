@@ -23,6 +23,7 @@ from core.types import (
 )
 
 RECIPE_VERSION = 1
+MAX_CLIPS = 8  # 128 frames of 16
 
 
 def _pose_matrix(x: float, y: float, yaw: float) -> np.ndarray:
@@ -51,8 +52,8 @@ def world_poses(trajectory: Trajectory | None, frames: int) -> np.ndarray:
 
 
 def check_request(request: GenerationRequest, clip_frames: int) -> None:
-    if request.frames < clip_frames or request.frames % clip_frames or request.frames > 8 * clip_frames:
-        raise InputError(f"frames must be a multiple of {clip_frames} up to {8 * clip_frames}, got {request.frames}")
+    if request.frames < clip_frames or request.frames % clip_frames or request.frames > MAX_CLIPS * clip_frames:
+        raise InputError(f"frames must be a multiple of {clip_frames} up to {MAX_CLIPS * clip_frames}, got {request.frames}")
     trajectory = request.conditions.trajectory
     if trajectory is not None and trajectory.num_frames != request.frames:
         raise InputError(f"trajectory must have {request.frames} poses for {request.frames} frames, got {trajectory.num_frames}")
@@ -79,9 +80,6 @@ def generate_scene(pipeline: LatentPipeline, grid: GridSpec, request: Generation
     return OccupancySequence(np.concatenate(labels), grid.with_frames(request.frames), poses=poses, metadata=metadata)
 
 
-MAX_FRAMES_PER_CLIP_MULTIPLE = 8
-
-
 def _next_anchor(poses: np.ndarray) -> np.ndarray:
     """The world pose one frame after the last, at the last frame's velocity (constant motion)."""
     if len(poses) < 2:
@@ -97,8 +95,8 @@ def extend_scene(pipeline: LatentPipeline, scene: OccupancySequence, settings: S
     clip_frames = pipeline.vae.config.frames
     if scene.grid.cells != tuple(pipeline.vae.config.cells) or scene.num_frames % clip_frames:
         raise InputError(f"only scenes of {clip_frames}·k frames of {pipeline.vae.config.cells} cells can be extended")
-    if scene.num_frames + clip_frames > MAX_FRAMES_PER_CLIP_MULTIPLE * clip_frames:
-        raise InputError(f"a scene can grow to {MAX_FRAMES_PER_CLIP_MULTIPLE * clip_frames} frames; this one has {scene.num_frames}")
+    if scene.num_frames + clip_frames > MAX_CLIPS * clip_frames:
+        raise InputError(f"a scene can grow to {MAX_CLIPS * clip_frames} frames; this one has {scene.num_frames}")
     earlier = pipeline.encode(scene.labels[-clip_frames:])
     command = None if trajectory is None else command_from_trajectory(trajectory)
     conditions = to_dit_conditions(Conditions(command=command, trajectory=trajectory), pipeline.dit.config,
