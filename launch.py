@@ -1,6 +1,6 @@
 """Launch DynamicCity Studio: build the scene service once, hand it to the Gradio app, serve it.
 
-    python launch.py [--host 127.0.0.1] [--port N] [--data FOLDER ...] [--share]
+    python launch.py [--host 127.0.0.1] [--port N] [--checkpoints DIR] [--device cpu|cuda] [--data FOLDER ...] [--share]
 
 Binds to 127.0.0.1 and a free port unless told otherwise; `--share` opts in to a public link.
 """
@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     parser.add_argument("--data", nargs="*", default=[], help="CarlaSC / Occ3D scene folders to offer in the app")
+    parser.add_argument("--checkpoints", default=None, help="folder with the vae_cpu/ and dit_cpu/ bundles (default: shipped)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: the GPU when present)")
     parser.add_argument("--share", action="store_true", help="also create a public Gradio share link")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     return parser.parse_args(argv)
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.handlers import SESSIONS_ROOT
     from core.api import SceneGenerator
 
-    demo = build_demo(SceneGenerator(dataset_paths=args.data))
+    options = {"checkpoints": args.checkpoints} if args.checkpoints else {}
+    demo = build_demo(SceneGenerator(dataset_paths=args.data, device=args.device, **options))
     demo.queue(default_concurrency_limit=1, max_size=16)
     SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port(args.host)

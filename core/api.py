@@ -47,6 +47,10 @@ class SceneGenerator:
 
             device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
             folders = {name: self._checkpoints / f"{name}_cpu" for name in ("vae", "dit")}
+            missing = [str(folder) for folder in folders.values() if not (folder / "config.json").is_file()]
+            if missing:
+                raise InputError(f"no trained model at {', '.join(missing)}: train it (README, 'Train the models') "
+                                 "or point --checkpoints at a folder with vae_cpu/ and dit_cpu/")
             vae = load_bundle(folders["vae"], kind="hexplane-vae", device=device)
             dit = load_bundle(folders["dit"], kind="hexplane-dit", device=device)
             self._pipeline = LatentPipeline(vae, dit, device=device)
