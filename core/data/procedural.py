@@ -81,7 +81,7 @@ def generate_drive(
     plan = plan_ego(rng, wanted, clip_duration)
     ego_poses = plan.ego.poses(times)
     world = build_world(grid, plan.roads, rng, extra_road=_ego_corridor(ego_poses, plan, grid))
-    agents = [a for a in plan_traffic(rng, plan, float(times[-1]), density) if not _hits_ego(a, ego_poses, times)]
+    agents = [a for a in plan_traffic(rng, plan, density) if not _hits_ego(a, ego_poses, times)]
     movers = [plan.ego, *agents]
     result = []
     for k in range(clips):

@@ -95,7 +95,7 @@ def _add_network(rng: np.random.Generator, main: Road, cross: Road) -> list[Road
     return roads
 
 
-def plan_traffic(rng: np.random.Generator, plan: Plan, duration: float, density: float) -> list[Agent]:
+def plan_traffic(rng: np.random.Generator, plan: Plan, density: float) -> list[Agent]:
     """Vehicles in every lane (through, turning right, queueing at red lights) and pedestrians."""
     agents: list[Agent] = []
     junctions = [r for r in plan.roads if r.axis == 1]
