@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from app.authoring import canvas_from_layout
 from app.handlers import SceneView, SessionState, present
-from core.conditions.drawings import image_from_grid, layout_image, mask_from_image
+from core.conditions.drawings import image_from_grid, mask_from_image
 from core.data.procedural import bev_layout
 from core.types import InputError, Layout, OccupancySequence, ProgressCallback, RenderSettings, SamplerSettings, SceneService
 
@@ -36,11 +36,10 @@ class Candidate:
 
 def bird_eye_picture(scene: OccupancySequence, frame: int = 0) -> np.ndarray:
     """RGBA picture (CANVAS × CANVAS) of what a frame looks like from above, in palette colours."""
-    picture = layout_image(Layout(bev_layout(scene.labels[frame])))
+    picture = canvas_from_layout(Layout(bev_layout(scene.labels[frame]))).copy()
+    picture[picture[:, :, 3] == 0, :3] = 235  # free columns light grey, as in the trajectory preview
     picture[:, :, 3] = 255
-    empty = picture[:, :, :3].sum(axis=2) == 0
-    picture[empty, :3] = 235  # free columns light grey, as in the app's other views
-    return np.asarray(Image.fromarray(picture).resize((CANVAS, CANVAS), Image.NEAREST))
+    return picture
 
 
 def mask_canvas(state: SessionState) -> dict:

@@ -66,3 +66,16 @@ def test_extend_adds_a_clip(made):
     service, state = made
     longer, view = inpainting.extend(service, state, 10, 1, "bev")
     assert longer.scene.num_frames == 8 and view.frames == 8
+
+
+def test_bird_eye_picture_is_opaque_with_grey_free_cells():
+    from core.data.palette import PALETTE
+    from core.types import OccupancySequence
+    from tests.app.fake_service import TINY
+
+    labels = np.zeros(TINY.shape, np.uint8)
+    labels[:, :4, :, 0] = PALETTE.class_id("road")  # the near half of the grid is road, the far half free
+    picture = inpainting.bird_eye_picture(OccupancySequence(labels, TINY))
+    assert (picture[:, :, 3] == 255).all()
+    assert tuple(picture[-1, 0, :3]) == tuple(PALETTE.colors[PALETTE.class_id("road")])  # bottom: small x
+    assert tuple(picture[0, 0, :3]) == (235, 235, 235)  # top: large x, free
