@@ -54,7 +54,10 @@ def parse_overrides(items: list[str]) -> dict:
         key, _, value = item.partition("=")
         if not _:
             raise InputError(f"--set expects key=value, got {item!r}")
-        overrides[key] = json.loads(value) if value[:1] in "[{0123456789-" or value in ("true", "false") else value
+        try:  # numbers, lists, true / false as JSON; anything else is a string
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
     return overrides
 
 

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.train.ship", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="bundle folder to ship (e.g. runs/vae_cpu/best)")
     parser.add_argument("target", help="destination bundle folder (e.g. checkpoints/vae_cpu)")
-    parser.add_argument("--kind", required=True, choices=["hexplane-vae", "hexplane-dit"])
+    parser.add_argument("--kind", required=True, choices=["hexplane-vae", "hexplane-dit", "scene-features"])
     parser.add_argument("--note", nargs="*", default=[], metavar="KEY=VALUE", help="extra notes (JSON values)")
     args = parser.parse_args(argv)
     return run_cli(lambda: print(f"shipped {ship(args.source, args.target, kind=args.kind, notes=parse_overrides(args.note))}"))

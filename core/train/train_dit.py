@@ -6,6 +6,11 @@ the model also learns the unconditional case that classifier-free guidance needs
 normalised per channel with the cache's statistics (stored in the model's config). ε-prediction MSE
 on the non-padding cells of the rollout, AdamW, EMA of the weights (the shipped weights), bf16
 autocast where supported, resumable training state, DDP under torchrun like the VAE.
+
+Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
+float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
+FILE` continues from it with a fresh optimiser, whose learning rate warms up again over `--warmup`
+steps.
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ class DiTTrainer:
         self.std = torch.tensor(config.latent_std).view(1, -1, 1, 1)
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 7 + rank)
         self.order = np.random.default_rng(settings.seed).permutation(len(cache))
-        self.step, self.elapsed = 0, 0.0
+        self.step, self.elapsed, self.rewarm_from = 0, 0.0, None
         self.amp = autocast_dtype(settings.amp, self.device)
         self.wrapped = self.model
         if world > 1:
@@ -115,7 +120,7 @@ class DiTTrainer:
         conditions = condition_batch(self.cache, picked, self.config, self.generator, self.normalise)
         t, noise, x_t = training_targets(self.schedule, x0, self.generator)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, self.settings)
+            group["lr"] = learning_rate(self.step, self.settings) * self.rewarm()
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             prediction = self.wrapped(x_t.to(self.device), t.to(self.device), conditions)
         loss = masked_mse(prediction, noise.to(self.device), self.keep_mask)
@@ -128,6 +133,12 @@ class DiTTrainer:
                 ema.lerp_(live, 1.0 - self.settings.ema)
         self.step += 1
         return float(loss.detach())
+
+    def rewarm(self) -> float:
+        """After a compact resume, the fresh optimiser's learning rate ramps up again."""
+        if self.rewarm_from is None:
+            return 1.0
+        return min(1.0, (self.step - self.rewarm_from + 1) / max(self.settings.warmup, 1))
 
     @property
     def state_path(self) -> Path:
@@ -144,6 +155,31 @@ class DiTTrainer:
         notes = {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "cache": str(self.cache.folder),
                  "vae_hash": self.cache.meta["vae_hash"], "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
         save_bundle(self.ema, self.settings.out / "ema", kind="hexplane-dit", notes=notes)
+        self.save_compact(self.settings.out / "compact.safetensors")
+
+    def save_compact(self, path: Path) -> None:
+        from safetensors.torch import save_file
+
+        weights = {f"{prefix}.{name}": tensor.detach().to("cpu", torch.float16).contiguous()
+                   for prefix, model in (("model", self.model), ("ema", self.ema))
+                   for name, tensor in model.state_dict().items()}
+        meta = {"step": str(self.step), "elapsed": str(self.elapsed), "config": json.dumps(config_to_dict(self.config))}
+        temp = path.with_suffix(".tmp")
+        save_file(weights, str(temp), metadata=meta)
+        os.replace(temp, path)
+
+    def resume_compact(self, path: Path) -> None:
+        from safetensors import safe_open
+
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no compact training state there")
+        with safe_open(str(path), framework="pt") as stored:
+            meta = stored.metadata()
+            if config_from_dict(DiTConfig, json.loads(meta["config"])) != self.config:
+                raise InputError(f"{path}: was trained with a different config or cache")
+            for prefix, model in (("model", self.model), ("ema", self.ema)):
+                model.load_state_dict({name: stored.get_tensor(f"{prefix}.{name}").float() for name in model.state_dict()})
+        self.step, self.elapsed, self.rewarm_from = int(meta["step"]), float(meta["elapsed"]), int(meta["step"])
 
     def resume(self) -> None:
         if not self.state_path.is_file():
@@ -196,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps this run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--resume-compact", metavar="FILE", help="continue from a compact.safetensors (fresh optimiser)")
     args = parser.parse_args(argv)
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
 
@@ -209,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         trainer = DiTTrainer(config, cache, settings, rank=rank, world=world)
         if args.resume:
             trainer.resume()
+        elif args.resume_compact:
+            trainer.resume_compact(Path(args.resume_compact))
         run(trainer)
         return 0
 

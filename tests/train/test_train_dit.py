@@ -43,3 +43,15 @@ def test_resume_is_exact(cache, tmp_path):
 def test_bad_cache(tmp_path, capsys):
     assert main(["--cache", str(tmp_path), "--out", str(tmp_path / "o"), *TINY]) == 2
     assert "not a latent cache" in capsys.readouterr().err
+
+
+def test_compact_resume_continues_from_the_saved_weights(cache, tmp_path):
+    first, later = tmp_path / "a", tmp_path / "b"
+    assert main(["--cache", str(cache), "--out", str(first), "--steps", "20", "--stop-after", "10", *TINY]) == 0
+    compact = first / "compact.safetensors"
+    assert compact.is_file()
+    assert main(["--cache", str(cache), "--out", str(later), "--steps", "20", "--resume-compact", str(compact), *TINY]) == 0
+    state = torch.load(later / "train_state.pt", weights_only=True)
+    assert state["step"] == 20 and state["elapsed"] > 0  # continued from step 10 to 20
+    assert main(["--cache", str(cache), "--out", str(tmp_path / "c"), "--preset", "tiny", "--set", "width=64",
+                 "--resume-compact", str(compact), "--batch", "4", "--amp", "off"]) == 2
