@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.config import DiTConfig, VAEConfig, config_from_dict, config_to_dict
+from core.config import DiTConfig, SceneFeatureConfig, VAEConfig, config_from_dict, config_to_dict
 from core.data.palette import PALETTE
 from core.fileio import atomic_write
 from core.types import InputError
@@ -26,11 +26,13 @@ KINDS: dict[str, tuple[type, Any]] = {}
 
 
 def _register_kinds() -> None:
+    from core.eval.features import SceneFeatureNet
     from core.models.dit import HexPlaneDiT
     from core.models.vae import HexPlaneVAE
 
     KINDS.setdefault("hexplane-vae", (VAEConfig, HexPlaneVAE))
     KINDS.setdefault("hexplane-dit", (DiTConfig, HexPlaneDiT))
+    KINDS.setdefault("scene-features", (SceneFeatureConfig, SceneFeatureNet))
 
 
 def save_bundle(

@@ -13,6 +13,17 @@ from typing import Any
 from core.types import GridSpec, InputError
 
 
+def grid_for(frames: int, cells: tuple[int, int, int]) -> GridSpec:
+    """The scene grid of a model: the preset with these cells, or (tiny test configs) a cpu-resolution grid."""
+    for name in ("cpu", "carlasc"):
+        preset = GridSpec.preset(name)
+        if preset.cells == tuple(cells):
+            return preset.with_frames(frames)
+    cpu = GridSpec.preset("cpu")
+    origin = (-cells[0] * cpu.voxel_size[0] / 2, -cells[1] * cpu.voxel_size[1] / 2, cpu.origin[2])
+    return GridSpec(frames, tuple(cells), cpu.voxel_size, origin)
+
+
 @dataclass(frozen=True)
 class VAEConfig:
     """HexPlane VAE (DESIGN §2). Grid (T, X, Y, Z) = (frames, *cells); `downsample` is per axis (t, x, y, z).
@@ -58,14 +69,7 @@ class VAEConfig:
         return tuple(s // d for s, d in zip((self.frames, *self.cells), self.downsample))
 
     def grid(self) -> GridSpec:
-        """The scene grid of this VAE: the preset with its cells, or (tiny test configs) a cpu-resolution grid."""
-        for name in ("cpu", "carlasc"):
-            preset = GridSpec.preset(name)
-            if preset.cells == self.cells:
-                return preset.with_frames(self.frames)
-        cpu = GridSpec.preset("cpu")
-        origin = (-self.cells[0] * cpu.voxel_size[0] / 2, -self.cells[1] * cpu.voxel_size[1] / 2, cpu.origin[2])
-        return GridSpec(self.frames, self.cells, cpu.voxel_size, origin)
+        return grid_for(self.frames, self.cells)
 
     @property
     def compression_ratio(self) -> float:
@@ -167,3 +171,28 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     if unknown:
         raise InputError(f"unknown {cls.__name__} option(s) {unknown} in stored config")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class SceneFeatureConfig:
+    """The evaluator network of `core.eval.features`: a 3D branch over (T, X, Y) with Z folded into the
+    channels, and a 2D branch over each frame's bird's-eye map; both end in `features` pooled values."""
+
+    num_classes: int = 12
+    num_commands: int = 4
+    frames: int = 16
+    cells: tuple[int, int, int] = (64, 64, 8)
+    channels: tuple[int, ...] = (32, 64, 96, 128)
+    features: int = 128
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cells", tuple(int(c) for c in self.cells))
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.channels[-1] != self.features:
+            raise InputError(f"the last of channels {self.channels} must equal features {self.features}")
+
+
+FEATURE_PRESETS: dict[str, SceneFeatureConfig] = {
+    "cpu": SceneFeatureConfig(),
+    "tiny": SceneFeatureConfig(frames=4, cells=(8, 8, 4), channels=(8, 16), features=16),
+}

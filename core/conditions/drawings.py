@@ -70,6 +70,14 @@ def layout_image(layout: Layout) -> np.ndarray:
     return rgba
 
 
+def opaque_layout_image(layout: Layout, *, free_grey: int = 235) -> np.ndarray:
+    """(H, W, 4) opaque RGBA picture of a layout: palette colours, class 0 light grey."""
+    picture = layout_image(layout)
+    picture[picture[:, :, 3] == 0, :3] = free_grey
+    picture[:, :, 3] = 255
+    return picture
+
+
 def mask_from_image(picture: np.ndarray, grid: GridSpec) -> np.ndarray:
     """A painted mask picture → (X, Y) bool: True where painted (opaque and not black)."""
     rgba = _resize_nearest(_as_rgba(picture), grid.cells[:2])

@@ -160,6 +160,12 @@ def bev_layout(static: np.ndarray) -> np.ndarray:
     return np.where(occupied.any(axis=2), layout, 0).astype(np.uint8)
 
 
+def static_bev_layout(frame: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) frame → (X, Y) top-most static class: vehicles, pedestrians and bicycles taken out first."""
+    movers = [CLASS[name] for name in ("vehicle", "pedestrian", "bicycle")]
+    return bev_layout(np.where(np.isin(frame, movers), 0, frame))
+
+
 def _assemble(
     seed: int, grid: GridSpec, convention: str, labels: np.ndarray, world: WorldMap, ego_poses: np.ndarray,
     wanted: Command,

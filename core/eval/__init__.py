@@ -1,1 +1,2 @@
-"""Evaluation: reconstruction metrics now; sample quality and condition adherence later (issue 6)."""
+"""Evaluation: reconstruction metrics, the scene feature network and scene distances, condition
+adherence, temporal consistency, and the report that gathers them (`python -m core.eval report`)."""

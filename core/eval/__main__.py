@@ -2,11 +2,15 @@
 
     python -m core.eval recon [--vae DIR] [--data procedural|PATH] [--n N] [--convention anchored|ego]
     python -m core.eval recon-video --out input_vs_recon.mp4 [--vae DIR] [--index I] [--camera bev]
+    python -m core.eval report --out report/ [--quick] [--checkpoints DIR]
+    python -m core.eval samples --out assets/samples [--checkpoints DIR]
 
 `recon` encodes and decodes held-out clips (procedural test seeds by default, or the held-out windows
 of a CarlaSC / Occ3D folder) with a VAE bundle (the shipped one by default) and prints the per-class
 IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`. `recon-video`
-renders one held-out clip and its reconstruction side by side.
+renders one held-out clip and its reconstruction side by side. `report` measures the shipped models
+(sample quality, condition adherence, inpainting, long scenes, temporal consistency, the sampler
+study) and writes `OUT/README.md` with its plots (core.eval.report).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from core.train.clips import make_clip_source
 from core.cli import run_cli
 from core.types import InputError
 
-DEFAULT_VAE = Path(__file__).resolve().parents[2] / "checkpoints" / "vae_cpu"
+DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
+DEFAULT_VAE = DEFAULT_CHECKPOINTS / "vae_cpu"
 
 
 def recon(args: argparse.Namespace) -> int:
@@ -62,6 +67,27 @@ def recon_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    from core.api import SceneGenerator
+    from core.eval.report import build_report
+
+    checkpoints = Path(args.checkpoints)
+    vae = load_bundle(checkpoints / "vae_cpu", kind="hexplane-vae")
+    network = load_bundle(checkpoints / "scene_features", kind="scene-features")
+    path = build_report(SceneGenerator(checkpoints=checkpoints), vae, network, Path(args.out), quick=args.quick)
+    print(f"wrote {path}")
+    return 0
+
+
+def samples(args: argparse.Namespace) -> int:
+    from core.api import SceneGenerator
+    from core.eval.samples import make_samples
+
+    for path in make_samples(SceneGenerator(checkpoints=Path(args.checkpoints)), Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.eval", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,11 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     video.add_argument("--index", type=int, default=0, help="which held-out clip")
     video.add_argument("--camera", default="bev", choices=["chase", "bev", "orbit"])
     video.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
+    full = commands.add_parser("report", help="the evaluation report: quality, adherence, sampler study")
+    full.add_argument("--out", default="report", help="output folder")
+    full.add_argument("--quick", action="store_true", help="small sets: a few minutes on 2 cores")
+    full.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS), help="folder with vae_cpu, dit_cpu, scene_features")
+    shown = commands.add_parser("samples", help="one video per kind of request (core.eval.samples)")
+    shown.add_argument("--out", default="assets/samples", help="output folder")
+    shown.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS))
     args = parser.parse_args(argv)
 
     def body() -> int:
         if args.command == "recon-video":
             return recon_video(args)
+        if args.command == "report":
+            return report(args)
+        if args.command == "samples":
+            return samples(args)
         if args.n < 1:
             raise InputError(f"--n must be at least 1, got {args.n}")
         return recon(args)

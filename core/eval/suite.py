@@ -1,0 +1,153 @@
+"""The measurements of the evaluation report, each a function from the models to plain numbers.
+
+Real scenes are procedural test clips, in disjoint seed ranges: a reference set every distance is
+measured against, a floor set (real vs real gives each distance's floor at the same set size), and a
+set whose conditions (command, trajectory, drawn layout) the model is asked to follow. Scene features
+are projected on the reference set's leading principal components before the Fréchet distance, so
+its covariance is estimable from tens of scenes (`PCA_DIMS`); the kernel distance and precision /
+recall use the full features.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from core.data.procedural import ProceduralClip, generate_clip, split_seed
+from core.eval import adherence, distances, temporal
+from core.eval.features import SceneFeatureNet, extract_features
+from core.types import Conditions, GenerationRequest, GridSpec, Layout, OccupancySequence, SamplerSettings, SceneService
+
+PCA_DIMS = 16
+REFERENCE, FLOOR, CONDITIONS, INPAINT = 100_000, 200_000, 300_000, 400_000  # test-seed offsets of the sets
+
+
+@dataclass(frozen=True)
+class ReportSize:
+    reference: int  # real scenes every distance is measured against
+    generated: int  # scenes per generated set (and the real floor set)
+    inpaint: int
+    long_scenes: int
+    long_frames: tuple[int, ...]
+    sampler_scenes: int
+    reference_steps: int  # of the ancestral DDPM sampler the study compares with (1000 in the full mode)
+    recon: int
+    rounds: int  # subsets for the confidence intervals
+
+
+SIZES = {
+    "quick": ReportSize(reference=48, generated=12, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
+                        reference_steps=200, recon=8, rounds=20),
+    "full": ReportSize(reference=256, generated=64, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
+                       reference_steps=1000, recon=32, rounds=50),
+}
+
+
+def real_clips(grid: GridSpec, offset: int, count: int, **options) -> list[ProceduralClip]:
+    return [generate_clip(split_seed("test", offset + index), grid=grid, **options) for index in range(count)]
+
+
+@dataclass
+class FeatureSpace:
+    """Scene features of the reference set, and the distances of any other set to it."""
+
+    network: SceneFeatureNet
+    reference: list[np.ndarray]
+    rounds: int
+    volume: np.ndarray = field(init=False)
+    bird_eye: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.volume, self.bird_eye = extract_features(self.network, self.reference)
+        self._axes = {name: _principal_axes(values) for name, values in (("volume", self.volume), ("bird_eye", self.bird_eye))}
+
+    def compare(self, scenes: list[np.ndarray]) -> dict[str, object]:
+        """FSD (with interval), KSD, precision and recall of `scenes` against the reference, both branches."""
+        volume, bird_eye = extract_features(self.network, scenes)
+        result = {}
+        for name, reference, other in (("volume", self.volume, volume), ("bird_eye", self.bird_eye, bird_eye)):
+            center, axes = self._axes[name]
+            project = lambda values: (values - center) @ axes  # noqa: E731 - one use, reads as the formula
+            result[f"{name}_fsd"] = distances.bootstrap(distances.frechet_distance, project(reference), project(other),
+                                                        rounds=self.rounds)
+            result[f"{name}_ksd"] = distances.kernel_distance(reference, other)
+            if name == "volume":  # k-NN radii need k + 1 = 4 scenes a set
+                enough = len(other) >= 4
+                result["precision"], result["recall"] = distances.precision_recall(reference, other) if enough else (np.nan, np.nan)
+        return result
+
+
+def _principal_axes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    center = values.mean(axis=0)
+    _, _, vt = np.linalg.svd(values - center, full_matrices=False)
+    return center, vt[:PCA_DIMS].T
+
+
+def conditions_of(clip: ProceduralClip, *, command: bool = True, trajectory: bool = True, layout: bool = True) -> Conditions:
+    """What a person would ask for to get this clip: its command, its path, its static layout as drawn."""
+    return Conditions(command=clip.command if command else None, trajectory=clip.trajectory if trajectory else None,
+                      layout=Layout(clip.layout.static) if layout else None)
+
+
+@dataclass
+class GeneratedSet:
+    scenes: list[OccupancySequence]
+    seconds_per_scene: float
+
+
+def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int) -> GeneratedSet:
+    """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed`."""
+    scenes, started = [], time.perf_counter()
+    label = f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g}, {frames} frames"
+    for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
+        sampler = SamplerSettings(settings.sampler, settings.steps, settings.guidance_scale, settings.seed + index)
+        scenes.append(service.generate(GenerationRequest(wanted, sampler, frames)))
+    return GeneratedSet(scenes, (time.perf_counter() - started) / max(len(conditions), 1))
+
+
+def adherence_summary(scenes: list[OccupancySequence], clips: list[ProceduralClip], *, layout: bool, trajectory: bool,
+                      command: bool) -> dict[str, float]:
+    """Over a set, for the conditions that were asked: mean layout IoU; command accuracy; trajectory
+    errors, on-road share and collisions."""
+    result: dict[str, float] = {}
+    if layout:
+        result["layout_iou"] = float(np.mean([adherence.layout_iou(c.layout.static, s)["mean"] for s, c in zip(scenes, clips)]))
+    followed = [adherence.trajectory_adherence(s, c.trajectory, c.command) for s, c in zip(scenes, clips)]
+    if command:
+        result["command_accuracy"] = float(np.mean([f.command_match for f in followed]))
+    if trajectory:
+        result["final_error_m"] = float(np.median([f.final_error for f in followed]))
+        result["mean_error_m"] = float(np.mean([f.position_error.mean() for f in followed]))
+        result["heading_error_deg"] = float(np.degrees(np.mean([f.heading_error.mean() for f in followed])))
+        result["ego_found"] = float(np.mean([f.found_share for f in followed]))
+        result["on_road"] = float(np.mean([f.on_road_share for f in followed]))
+        result["collisions"] = float(np.mean([f.collision for f in followed]))
+    return result
+
+
+def temporal_summary(scenes: list[OccupancySequence]) -> dict[str, float]:
+    tracks = [temporal.vehicle_tracks(s) for s in scenes]
+    return {"flicker": float(np.mean([temporal.flicker_rate(s) for s in scenes])),
+            "vehicle_acceleration": float(np.mean([t.mean_acceleration for t in tracks])),
+            "track_breaks": float(np.mean([t.break_rate for t in tracks]))}
+
+
+def inpaint_mask(grid: GridSpec, index: int) -> np.ndarray:
+    """A rectangle of 15–35 % of the grid, placed by `index` (deterministic)."""
+    rng = np.random.default_rng(index)
+    x, y = grid.cells[:2]
+    share = rng.uniform(0.15, 0.35)
+    width = int(np.sqrt(share) * x)
+    height = int(share * x * y / width)
+    left, top = rng.integers(0, x - width + 1), rng.integers(0, y - height + 1)
+    mask = np.zeros((x, y), bool)
+    mask[left: left + width, top: top + height] = True
+    return mask
+
+
+def clips_of(scene: OccupancySequence, clip_frames: int) -> list[np.ndarray]:
+    """The (clip_frames, X, Y, Z) clips a long scene is made of, in order."""
+    return [scene.labels[start: start + clip_frames] for start in range(0, scene.num_frames, clip_frames)]

@@ -1,0 +1,68 @@
+"""Scene distances on sets with known answers: identical sets, shifted sets, covered and missed modes."""
+
+import numpy as np
+import pytest
+
+from core.eval.distances import bootstrap, frechet_distance, frechet_distance_unbiased, kernel_distance, precision_recall
+from core.types import InputError
+
+
+@pytest.fixture
+def sets():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+
+
+def test_identical_distributions_are_at_distance_zero(sets):
+    real, other = sets
+    assert frechet_distance(real, real) == pytest.approx(0, abs=1e-8)
+    # the unbiased kernel estimate on two samples of one distribution: ≈ 0 (either sign)
+    assert abs(kernel_distance(real, other)) < 0.1 * kernel_distance(real, other + 0.5)
+
+
+def test_frechet_distance_of_a_shift_is_its_squared_length(sets):
+    real, other = sets
+    shift = np.array([2.0] + [0.0] * 7)
+    assert frechet_distance(real, real + shift) == pytest.approx(4.0, rel=1e-6)
+    # two samples of one Gaussian: the plug-in estimate is biased up, FD∞ removes most of it
+    plug_in, unbiased = frechet_distance(real, other), frechet_distance_unbiased(real, other)
+    assert 0 < plug_in < 0.5 and abs(unbiased) < plug_in
+
+
+def test_frechet_distance_sees_a_changed_covariance(sets):
+    real, other = sets
+    # N(0, I) vs N(0, 4I) in 8 dimensions: tr(I + 4I − 2·2I) = 8
+    assert frechet_distance_unbiased(real, 2 * other) == pytest.approx(8.0, rel=0.15)
+
+
+def test_kernel_distance_grows_with_the_gap(sets):
+    real, other = sets
+    near, far = kernel_distance(real, other + 0.3), kernel_distance(real, other + 1.0)
+    assert 0 < near < far and abs(kernel_distance(real, other)) < near
+
+
+def test_precision_and_recall_see_missed_and_invented_modes():
+    rng = np.random.default_rng(1)
+    mode_a, mode_b = rng.normal(size=(200, 4)), rng.normal(size=(200, 4)) + 20
+    real = np.concatenate([mode_a, mode_b])
+    only_a = rng.normal(size=(400, 4))  # covers half the real data, invents nothing
+    precision, recall = precision_recall(real, only_a)
+    assert precision > 0.9 and 0.4 < recall < 0.6
+    invented = np.concatenate([rng.normal(size=(200, 4)), rng.normal(size=(200, 4)) - 20])
+    precision, recall = precision_recall(real, invented)
+    assert 0.4 < precision < 0.6
+
+
+def test_bootstrap_interval_holds_the_value(sets):
+    real, other = sets
+    estimate = bootstrap(frechet_distance, real, other + 1.0, rounds=20)
+    assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low < 1.0
+    assert "[" in str(estimate)
+
+
+def test_bad_feature_sets_are_refused(sets):
+    real, _ = sets
+    with pytest.raises(InputError, match="same F"):
+        frechet_distance(real, real[:, :4])
+    with pytest.raises(InputError, match="at least"):
+        kernel_distance(real, real[:1])
