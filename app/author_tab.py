@@ -35,6 +35,12 @@ def layout(service: SceneService) -> SimpleNamespace:
                 ui.start_seed = gr.Number(value=0, precision=0, label="procedural layout seed", min_width=120)
                 ui.start_procedural = gr.Button("Start from a procedural layout", size="sm")
                 ui.start_blank = gr.Button("Blank", size="sm")
+            with gr.Row():
+                examples = authoring.example_layouts()
+                ui.example = gr.Dropdown(examples, value=examples[0] if examples else None, label="example layout",
+                                         min_width=120)
+                ui.start_example = gr.Button("Start from the example", size="sm")
+                ui.start_result = gr.Button("Start from the current result", size="sm", elem_id="start-from-result")
         with gr.Column(scale=5, min_width=340):
             gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up.")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
@@ -80,6 +86,14 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
         layout = service.procedural_layout(seed=int(seed or 0))
         return authoring.canvas_from_layout(layout), authoring.preview(layout, current.waypoints)
 
+    def on_example(name: str | None, current: AuthorState):
+        canvas, layout = authoring.canvas_from_example(name, grid())
+        return canvas, authoring.preview(layout, current.waypoints)
+
+    def on_result(current: AuthorState, session, request: gr.Request):
+        canvas, layout = authoring.canvas_from_result(session_state(request, session))
+        return canvas, authoring.preview(layout, current.waypoints)
+
     def on_generate(current, canvas, speed, command, frames, steps, guidance, seed, camera_value, session,
                     request: gr.Request, progress=gr.Progress()):
         try:
@@ -99,6 +113,8 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
     ui.use_canvas.click(guard(on_show, 1), [author, ui.canvas], ui.preview, show_progress="hidden")
     ui.start_blank.click(lambda: authoring.canvas_from_layout(None), None, ui.canvas)
     ui.start_procedural.click(guard(on_procedural, 2), [ui.start_seed, author], [ui.canvas, ui.preview])
+    ui.start_example.click(guard(on_example, 2), [ui.example, author], [ui.canvas, ui.preview])
+    ui.start_result.click(guard(on_result, 2), [author, state], [ui.canvas, ui.preview])
     ui.dice.click(random_seed, None, ui.seed)
     inputs = [author, ui.canvas, ui.speed, ui.command, ui.frames, ui.steps, ui.guidance, ui.seed, camera, state]
     ui.generate.click(guard(on_generate, len(view)), inputs, view)

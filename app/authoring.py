@@ -8,6 +8,7 @@ resampling at the chosen speed, and the command is derived from it unless the pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from app.handlers import SceneView, SessionState, present
 from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import layout_from_image, layout_image, pixel_to_metres, trajectory_from_waypoints
 from core.data.palette import PALETTE
+from core.data.procedural import static_bev_layout
 from core.types import (
     Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, ProgressCallback, SamplerSettings,
     SceneService, Trajectory,
@@ -26,6 +28,7 @@ CANVAS = 512  # pixels a side of the enlarged bird's-eye canvas
 BRUSH_CLASSES = ("road", "sidewalk", "building", "vegetation", "ground", "barrier", "vehicle", "pole", "other")
 AUTO = "auto (from the trajectory)"
 FRAME_INTERVAL = 0.2
+EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "layouts"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,30 @@ def canvas_from_layout(layout: Layout | None) -> np.ndarray:
         return np.zeros((CANVAS, CANVAS, 4), np.uint8)
     picture = Image.fromarray(layout_image(layout)).resize((CANVAS, CANVAS), Image.NEAREST)
     return np.asarray(picture)
+
+
+def example_layouts() -> list[str]:
+    """Names of the example layouts shipped in assets/layouts/ (painted bird's-eye PNGs)."""
+    return sorted(path.stem for path in EXAMPLES.glob("*.png"))
+
+
+def canvas_from_example(name: str | None, grid: GridSpec) -> tuple[np.ndarray, Layout]:
+    """The canvas picture and layout of a shipped example."""
+    if not name:
+        raise InputError("choose an example layout first")
+    path = EXAMPLES / f"{name}.png"
+    if name not in example_layouts():
+        raise InputError(f"no example layout {name!r}; there are: {', '.join(example_layouts())}")
+    layout = layout_from_image(np.asarray(Image.open(path).convert("RGBA")), grid)
+    return canvas_from_layout(layout), layout
+
+
+def canvas_from_result(state: SessionState) -> tuple[np.ndarray, Layout]:
+    """The canvas picture and layout of the current result's frame 0, as seen from above (movers left out)."""
+    if state.scene is None:
+        raise InputError("no result yet: generate or open a scene first, then start from its layout")
+    layout = Layout(static_bev_layout(state.scene.labels[0]))
+    return canvas_from_layout(layout), layout
 
 
 def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...]) -> np.ndarray:

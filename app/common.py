@@ -24,9 +24,10 @@ def progress_reporter(progress: gr.Progress) -> Callable[[ProgressEvent], None]:
 
 
 def view_outputs(state: handlers.SessionState, view: handlers.SceneView) -> tuple:
-    """Values for [state, video, .npz download, .mp4 download, 3D view, counts, summary, frame slider]."""
+    """Values for [state, video, .npz download, .mp4 download, 3D view, counts, summary, frame slider, gallery]."""
     slider = gr.update(maximum=view.frames - 1, value=0, interactive=view.frames > 1)
-    return (state, view.video, view.scene_file, view.video, view.figure, view.counts, view.summary, slider)
+    return (state, view.video, view.scene_file, view.video, view.figure, view.counts, view.summary, slider,
+            state.gallery())
 
 
 def guard(action: Callable[..., Any], outputs: int) -> Callable[..., Any]:

@@ -1,11 +1,17 @@
-"""Plotly figures the app draws from numpy: per-class voxel counts over time."""
+"""Pictures the app draws from numpy: per-class voxel counts over time, bird's-eye views."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
+from core.conditions.drawings import opaque_layout_image
 from core.data.palette import PALETTE
+from core.data.procedural import bev_layout
+from core.types import Layout, OccupancySequence
+
+FREE_GREY = 235  # free columns in bird's-eye pictures, as in the trajectory preview
 
 
 def class_counts_figure(counts: np.ndarray) -> go.Figure:
@@ -23,3 +29,9 @@ def class_counts_figure(counts: np.ndarray) -> go.Figure:
         xaxis_title="frame", yaxis_title="voxels", yaxis_type="log", legend={"font": {"size": 10}},
     )
     return figure
+
+
+def bird_eye_picture(scene: OccupancySequence, frame: int = 0, size: int = 512) -> np.ndarray:
+    """Opaque RGBA picture (size × size) of a frame seen from above in palette colours, free columns grey."""
+    picture = opaque_layout_image(Layout(bev_layout(scene.labels[frame])), free_grey=FREE_GREY)
+    return np.asarray(Image.fromarray(picture).resize((size, size), Image.NEAREST))

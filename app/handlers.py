@@ -15,21 +15,39 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from app.figures import class_counts_figure
+from PIL import Image
+
+from app.figures import bird_eye_picture, class_counts_figure
 from core.data.palette import PALETTE
 from core.types import Command, InputError, OccupancySequence, ProgressCallback, RenderSettings, SceneService
 
 SESSIONS_ROOT = Path(tempfile.gettempdir()) / "dynamiccity-sessions"
 AUTO_COMMAND = "auto"
+HISTORY = 12  # results a session keeps in its gallery; the oldest goes first
+THUMBNAIL = 160
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result of the session, as its gallery shows it."""
+
+    scene: OccupancySequence
+    thumbnail: str
+    caption: str
 
 
 @dataclass(frozen=True)
 class SessionState:
-    """What one browser session holds: its scene, its files, and a counter for fresh file names."""
+    """What one browser session holds: its scene, its earlier results, its files, a counter for file names."""
 
     folder: str
     scene: OccupancySequence | None = None
     counter: int = 0
+    history: tuple[Result, ...] = ()
+
+    def gallery(self) -> list[tuple[str, str]]:
+        """(thumbnail, caption) of every result, newest first."""
+        return [(entry.thumbnail, entry.caption) for entry in reversed(self.history)]
 
 
 @dataclass(frozen=True)
@@ -81,11 +99,25 @@ def open_upload(
     service: SceneService, state: SessionState, upload: str | None, camera: str,
     on_progress: ProgressCallback | None = None,
 ) -> tuple[SessionState, SceneView]:
+    """A scene .npz is opened as it is; a recipe .json is generated again (the same scene, bit for bit)."""
     if not upload:
-        raise InputError("no file uploaded: choose a scene .npz first")
-    if not str(upload).lower().endswith(".npz"):
-        raise InputError(f"{Path(upload).name}: expected a scene .npz file")
+        raise InputError("no file uploaded: choose a scene .npz or a recipe .json first")
+    suffix = Path(upload).suffix.lower()
+    if suffix == ".json":
+        return present(service, state, service.generate_from_recipe(read_recipe(upload), on_progress), camera, on_progress)
+    if suffix != ".npz":
+        raise InputError(f"{Path(upload).name}: expected a scene .npz or a recipe .json file")
     return present(service, state, service.load_scene(str(upload)), camera, on_progress)
+
+
+def read_recipe(path: str) -> dict:
+    try:
+        recipe = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{Path(path).name}: not a readable recipe .json ({error})") from None
+    if not isinstance(recipe, dict):
+        raise InputError(f"{Path(path).name}: a recipe is a JSON object, got {type(recipe).__name__}")
+    return recipe
 
 
 def open_dataset(
@@ -100,7 +132,16 @@ def open_dataset(
 def change_camera(
     service: SceneService, state: SessionState, camera: str, on_progress: ProgressCallback | None = None,
 ) -> tuple[SessionState, SceneView]:
-    return present(service, state, _require_scene(state), camera, on_progress)
+    return present(service, state, _require_scene(state), camera, on_progress, remember=False)
+
+
+def recall(
+    service: SceneService, state: SessionState, index: int, camera: str, on_progress: ProgressCallback | None = None,
+) -> tuple[SessionState, SceneView]:
+    """Show again the result at `index` of the gallery (newest first)."""
+    if not 0 <= index < len(state.history):
+        raise InputError(f"no result number {index + 1} in this session's gallery")
+    return present(service, state, state.history[-1 - index].scene, camera, on_progress, remember=False)
 
 
 def show_frame(service: SceneService, state: SessionState, frame: Any) -> Any:
@@ -136,9 +177,12 @@ def export_lidar(service: SceneService, state: SessionState, beams: Any, max_ran
 
 def present(
     service: SceneService, state: SessionState, scene: OccupancySequence, camera: str,
-    on_progress: ProgressCallback | None = None,
+    on_progress: ProgressCallback | None = None, *, remember: bool = True,
 ) -> tuple[SessionState, SceneView]:
-    """Save, render and summarise `scene`; the new state holds it only once all of that worked."""
+    """Save, render and summarise `scene`; the new state holds it only once all of that worked.
+
+    `remember` adds it to the session's gallery (new results do; another camera or a recalled one not).
+    """
     settings = RenderSettings(camera=camera)
     counter = state.counter + 1
     folder = Path(state.folder)
@@ -149,7 +193,18 @@ def present(
         video=video, scene_file=scene_file, figure=service.frame_figure(scene, 0),
         counts=class_counts_figure(scene.class_counts()), summary=summarise(scene), frames=scene.num_frames,
     )
-    return replace(state, scene=scene, counter=counter), view
+    history = state.history
+    if remember:
+        history = (*history, _remember(scene, folder / f"{name}_{counter}.png", counter))[-HISTORY:]
+    return replace(state, scene=scene, counter=counter, history=history), view
+
+
+def _remember(scene: OccupancySequence, thumbnail: Path, counter: int) -> Result:
+    Image.fromarray(bird_eye_picture(scene, size=THUMBNAIL)).save(thumbnail)
+    meta = scene.metadata
+    parts = (f"#{counter}", meta.get("command") or meta.get("scene"), meta.get("source", "file"), f"{scene.num_frames} frames")
+    caption = " · ".join(str(part) for part in parts if part)
+    return Result(scene, str(thumbnail), caption)
 
 
 def summarise(scene: OccupancySequence) -> str:

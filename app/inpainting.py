@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from app.authoring import canvas_from_layout
+from app.figures import bird_eye_picture
 from app.handlers import SceneView, SessionState, present
 from core.conditions.drawings import image_from_grid, mask_from_image
-from core.data.procedural import bev_layout
-from core.types import InputError, Layout, OccupancySequence, ProgressCallback, RenderSettings, SamplerSettings, SceneService
+from core.types import InputError, OccupancySequence, ProgressCallback, RenderSettings, SamplerSettings, SceneService
 
 CANVAS = 512
 MAX_SHARE = 0.95  # a mask over (almost) everything is a new scene: use Generate instead
@@ -32,14 +31,6 @@ class Candidate:
     mask: np.ndarray
     frames: range | None
     seed: int
-
-
-def bird_eye_picture(scene: OccupancySequence, frame: int = 0) -> np.ndarray:
-    """RGBA picture (CANVAS × CANVAS) of what a frame looks like from above, in palette colours."""
-    picture = canvas_from_layout(Layout(bev_layout(scene.labels[frame]))).copy()
-    picture[picture[:, :, 3] == 0, :3] = 235  # free columns light grey, as in the trajectory preview
-    picture[:, :, 3] = 255
-    return picture
 
 
 def mask_canvas(state: SessionState) -> dict:

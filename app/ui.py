@@ -31,8 +31,9 @@ def _sources_layout(service: SceneService) -> SimpleNamespace:
             ui.preset = gr.Dropdown(service.grid_presets(), value="cpu", label="grid preset")
             ui.make = gr.Button("Make scene", variant="primary", elem_id="make-scene")
         with gr.Column():
-            gr.Markdown("**Scene file**")
-            ui.upload = gr.File(label="scene .npz", file_types=[".npz"], type="filepath", elem_id="upload")
+            gr.Markdown("**Scene file** (a scene .npz, or a recipe .json to generate its scene again)")
+            ui.upload = gr.File(label="scene .npz or recipe .json", file_types=[".npz", ".json"], type="filepath",
+                                elem_id="upload")
             ui.open_file = gr.Button("Open file", elem_id="open-file")
         with gr.Column():
             gr.Markdown("**Dataset folder** (given with `--data` at launch)")
@@ -68,6 +69,9 @@ def _results_layout() -> SimpleNamespace:
             ui.figure = gr.Plot(label="3D view", elem_id="figure")
             ui.frame = gr.Slider(0, 15, value=0, step=1, label="frame (3D view)", elem_id="frame")
             ui.counts = gr.Plot(label="class counts", elem_id="counts")
+    ui.gallery = gr.Gallery(label=f"this session's results (newest first, the last {handlers.HISTORY}): click one to show it again",
+                            columns=8, fit_columns=False, height=240, object_fit="contain", allow_preview=False,
+                            elem_id="gallery")
     return ui
 
 
@@ -96,6 +100,11 @@ def _wire_results(service: SceneService, ui: SimpleNamespace, state: gr.State, v
         new, shown = handlers.change_camera(service, session_state(request, current), camera_value, progress_reporter(progress))
         return view_outputs(new, shown)
 
+    def on_pick(camera_value, current, request: gr.Request, event: gr.SelectData, progress=gr.Progress()):
+        new, shown = handlers.recall(service, session_state(request, current), event.index, camera_value,
+                                     progress_reporter(progress))
+        return view_outputs(new, shown)
+
     def on_frame(frame_value, current, request: gr.Request):
         return handlers.show_frame(service, session_state(request, current), frame_value)
 
@@ -117,6 +126,7 @@ def _wire_results(service: SceneService, ui: SimpleNamespace, state: gr.State, v
     ui.export_glb.click(guard(on_meshes("glb"), 1), [state], ui.export_file)
     ui.export_lidar.click(guard(on_lidar, 1), [ui.beams, ui.max_range, ui.dropout, state], ui.export_file)
     ui.camera.input(guard(on_camera, len(view)), [ui.camera, state], view)
+    ui.gallery.select(guard(on_pick, len(view)), [ui.camera, state], view)
     ui.frame.release(guard(on_frame, 1), [ui.frame, state], ui.figure, show_progress="hidden")
 
 
@@ -134,7 +144,7 @@ def build_demo(service: SceneService) -> gr.Blocks:
                 sources = _sources_layout(service)
         results = _results_layout()
         view = [state, results.video, results.scene_file, results.video_file, results.figure, results.counts,
-                results.summary, results.frame]
+                results.summary, results.frame, results.gallery]
         author_tab.wire(service, author, state, results.camera, view)
         inpaint_tab.wire(service, repair, state, results.camera, view)
         _wire_sources(service, sources, results, state, view)

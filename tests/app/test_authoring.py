@@ -109,3 +109,28 @@ def test_generate_sends_the_drawing_to_the_service(tmp_path):
     assert request.conditions.trajectory.poses.shape == (4, 3) and request.conditions.trajectory.poses[-1, 0] == pytest.approx(0.5)
     assert request.conditions.command is Command.STATIC  # the 40-pixel path is 0.5 m on the tiny grid
     assert session.scene.metadata["source"] == "generated" and view.video.endswith("bev.mp4")
+
+
+def test_start_from_an_example_or_from_the_current_result(tmp_path):
+    from app.handlers import SessionState
+    from core.types import GridSpec, OccupancySequence
+
+    grid = GridSpec.preset("cpu")
+    names = authoring.example_layouts()
+    assert {"crossroads", "straight_avenue", "t_junction"} <= set(names)
+    canvas, layout = authoring.canvas_from_example("crossroads", grid)
+    assert canvas.shape == (authoring.CANVAS, authoring.CANVAS, 4) and layout.static.shape == grid.cells[:2]
+    road = PALETTE.class_id("road")
+    assert (layout.static == road).mean() > 0.15  # two roads cross
+    with pytest.raises(InputError, match="no example layout 'nowhere'"):
+        authoring.canvas_from_example("nowhere", grid)
+    with pytest.raises(InputError, match="choose an example"):
+        authoring.canvas_from_example(None, grid)
+
+    with pytest.raises(InputError, match="no result yet"):
+        authoring.canvas_from_result(SessionState(folder=str(tmp_path)))
+    labels = np.zeros(grid.shape, np.uint8)
+    labels[:, :, :, 0] = road
+    labels[:, 10:16, 30:33, 1] = PALETTE.class_id("vehicle")  # a car on the road is not part of the layout
+    _, from_result = authoring.canvas_from_result(SessionState(folder=str(tmp_path), scene=OccupancySequence(labels, grid)))
+    assert (from_result.static == road).all()

@@ -19,14 +19,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def app_url():
+def serve(service):
+    """Launch the app on `service` at a free local port; yields its URL, closes it afterwards."""
     from app import build_demo
     from app.handlers import SESSIONS_ROOT
-    from core.api import SceneGenerator
     from launch import free_port
 
-    demo = build_demo(SceneGenerator())
+    demo = build_demo(service)
     demo.queue(default_concurrency_limit=1)
     SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
     port = free_port("127.0.0.1")
@@ -34,6 +33,13 @@ def app_url():
                 allowed_paths=[str(SESSIONS_ROOT)])
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    from core.api import SceneGenerator
+
+    yield from serve(SceneGenerator())
 
 
 def test_make_scene_and_watch_it_play(app_url, tmp_path):

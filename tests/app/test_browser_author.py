@@ -14,7 +14,7 @@ import pytest
 from core.api import SceneGenerator
 from core.data.palette import PALETTE
 from core.types import GridSpec, OccupancySequence
-from tests.app.test_browser import ARGS, CHROMIUM
+from tests.app.test_browser import ARGS, CHROMIUM, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian's chromium")]
 
@@ -39,20 +39,10 @@ class LayoutEcho(SceneGenerator):
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from app import build_demo
-    from app.handlers import SESSIONS_ROOT
-    from launch import free_port
-
+def app():
     service = LayoutEcho()
-    demo = build_demo(service)
-    demo.queue(default_concurrency_limit=1)
-    SESSIONS_ROOT.mkdir(parents=True, exist_ok=True)
-    port = free_port("127.0.0.1")
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(SESSIONS_ROOT)])
-    yield f"http://127.0.0.1:{port}/", service
-    demo.close()
+    for url in serve(service):
+        yield url, service
 
 
 def pick_brush(page, index: int) -> None:
@@ -64,10 +54,10 @@ def pick_brush(page, index: int) -> None:
     page.wait_for_timeout(300)
 
 
-def image_box(page) -> dict:
-    """The painted square inside the editor: centred in its canvas element, 512 px × the zoom shown."""
-    element = page.locator("#canvas canvas").first.bounding_box()
-    zoom = float(page.locator("#canvas").get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
+def image_box(page, editor: str = "#canvas") -> dict:
+    """The painted square inside an editor: centred in its canvas element, 512 px × the zoom shown."""
+    element = page.locator(f"{editor} canvas").first.bounding_box()
+    zoom = float(page.locator(editor).get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
     side = 512 * zoom
     return {"x": element["x"] + (element["width"] - side) / 2, "y": element["y"] + (element["height"] - side) / 2,
             "width": side, "height": side}
@@ -81,6 +71,25 @@ def stroke(page, box, points) -> None:
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=12)
     page.mouse.up()
     page.wait_for_timeout(300)
+
+
+PREVIEW_SOURCE = "() => { const i = document.querySelector('#trajectory img'); return i ? i.src : ''; }"
+
+
+def updates_preview(page, action) -> None:
+    """Do `action` and wait until the server's new trajectory preview has replaced the old one, so the
+    next click lands on the picture the server knows about (a click during the swap is lost)."""
+    before = page.evaluate(PREVIEW_SOURCE)
+    action()
+    page.wait_for_function(f"(old) => ({PREVIEW_SOURCE})() !== old && document.querySelector('#trajectory img').complete",
+                           arg=before, timeout=30_000)
+
+
+def click_path(page, points) -> None:
+    """Click waypoints (fractions of the preview picture), each once the previous one is drawn."""
+    for fx, fy in points:
+        box = page.locator("#trajectory img").bounding_box()
+        updates_preview(page, lambda: page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"]))
 
 
 def test_paint_click_generate_and_download(app, tmp_path):
@@ -97,12 +106,8 @@ def test_paint_click_generate_and_download(app, tmp_path):
         stroke(page, box, [(0.5, 0.95), (0.5, 0.05)])
         pick_brush(page, 2)  # building: a block top-left
         stroke(page, box, [(0.1, 0.1), (0.3, 0.1), (0.3, 0.3), (0.1, 0.3), (0.1, 0.15)])
-        page.get_by_role("button", name="Show my layout").click()
-        page.wait_for_timeout(800)
-        preview = page.locator("#trajectory img").bounding_box()
-        for fx, fy in [(0.5, 0.5), (0.5, 0.4), (0.5, 0.3), (0.45, 0.22)]:
-            page.mouse.click(preview["x"] + fx * preview["width"], preview["y"] + fy * preview["height"])
-            page.wait_for_timeout(400)
+        updates_preview(page, page.get_by_role("button", name="Show my layout").click)
+        click_path(page, [(0.5, 0.5), (0.5, 0.4), (0.5, 0.3), (0.45, 0.22)])
         page.locator("#generate").click()
         page.wait_for_function(
             "() => { const v = document.querySelector('#video video'); return v && v.currentTime > 0.2 && !v.paused; }",

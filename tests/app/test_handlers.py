@@ -7,7 +7,7 @@ import pytest
 
 from app import handlers
 from app.handlers import SessionState
-from core.types import InputError
+from core.types import Command, InputError
 from tests.app.fake_service import FakeService
 
 
@@ -54,7 +54,7 @@ def test_uploads(state, tmp_path):
         handlers.open_upload(service, made, str(bad), "chase")
     with pytest.raises(InputError, match="no file uploaded"):
         handlers.open_upload(service, made, None, "chase")
-    with pytest.raises(InputError, match="expected a scene .npz"):
+    with pytest.raises(InputError, match="expected a scene .npz or a recipe .json"):
         handlers.open_upload(service, made, str(tmp_path / "x.txt"), "chase")
 
 
@@ -94,3 +94,42 @@ def test_exports(state):
     generated = service.generate(GenerationRequest(Conditions(), SamplerSettings(seed=4), 4))
     with_recipe, _ = handlers.present(service, made, generated, "bev")
     assert json.loads(Path(handlers.export_recipe(with_recipe)).read_text())["seed"] == 4
+
+
+def test_gallery_keeps_each_new_result_and_shows_it_again(state, monkeypatch):
+    service = FakeService()
+    first, _ = handlers.make_scene(service, state, 1, "left", "cpu", "bev")
+    second, _ = handlers.make_scene(service, first, 2, "right", "cpu", "bev")
+    turned, _ = handlers.change_camera(service, second, "orbit")  # the same result: no new entry
+    gallery = turned.gallery()
+    assert len(gallery) == 2 and "right" in gallery[0][1] and "left" in gallery[1][1]  # newest first
+    assert all(Path(thumbnail).is_file() for thumbnail, _ in gallery)
+    back, view = handlers.recall(service, turned, 1, "chase")
+    assert np.array_equal(back.scene.labels, first.scene.labels) and "seed 1" in view.summary
+    assert len(back.gallery()) == 2 and view.video.endswith("chase.mp4")
+    with pytest.raises(InputError, match="no result number 3"):
+        handlers.recall(service, back, 2, "chase")
+
+    monkeypatch.setattr(handlers, "HISTORY", 3)
+    many = back
+    for seed in range(10, 15):
+        many, _ = handlers.make_scene(service, many, seed, "auto", "cpu", "bev")
+    assert len(many.history) == 3 and "seed 14" in handlers.summarise(many.history[-1].scene)
+
+
+def test_a_recipe_upload_generates_the_same_scene_again(state, tmp_path):
+    from core.types import Conditions, GenerationRequest, SamplerSettings
+
+    service = FakeService()
+    generated = service.generate(GenerationRequest(Conditions(command=Command.LEFT), SamplerSettings(seed=5), 4))
+    shown, _ = handlers.present(service, state, generated, "bev")
+    recipe = handlers.export_recipe(shown)
+    again, view = handlers.open_upload(service, shown, recipe, "bev")
+    assert np.array_equal(again.scene.labels, generated.labels)
+    assert service.requests[-1].sampler.seed == 5 and service.requests[-1].conditions.command == Command.LEFT
+    for content, message in (("{not json", "not a readable recipe"), ("[1, 2]", "a recipe is a JSON object"),
+                             ('{"checkpoints": "other", "seed": 1, "frames": 4}', "other checkpoints")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+        with pytest.raises(InputError, match=message):
+            handlers.open_upload(service, again, str(bad), "bev")

@@ -69,13 +69,14 @@ def test_extend_adds_a_clip(made):
 
 
 def test_bird_eye_picture_is_opaque_with_grey_free_cells():
+    from app.figures import bird_eye_picture
     from core.data.palette import PALETTE
     from core.types import OccupancySequence
     from tests.app.fake_service import TINY
 
     labels = np.zeros(TINY.shape, np.uint8)
     labels[:, :4, :, 0] = PALETTE.class_id("road")  # the near half of the grid is road, the far half free
-    picture = inpainting.bird_eye_picture(OccupancySequence(labels, TINY))
-    assert (picture[:, :, 3] == 255).all()
+    picture = bird_eye_picture(OccupancySequence(labels, TINY), size=96)
+    assert picture.shape == (96, 96, 4) and (picture[:, :, 3] == 255).all()
     assert tuple(picture[-1, 0, :3]) == tuple(PALETTE.colors[PALETTE.class_id("road")])  # bottom: small x
     assert tuple(picture[0, 0, :3]) == (235, 235, 235)  # top: large x, free
