@@ -110,6 +110,9 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     layout_hidden: int = 16
     token_rank: int = 32
+    # Also add the per-token conditions (layout, vehicles, earlier clip) to the input tokens, through a
+    # zero-initialised linear map: a direct path for spatially aligned conditions besides adaLN's rank-r code.
+    condition_input: bool = False
     num_commands: int = 4
     condition_dropout: float = 0.1
     # Per-channel statistics of the VAE latents it was trained on: x = (μ - mean) / std.
@@ -132,11 +135,11 @@ class DiTConfig:
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     # Shipped: sized so 25 guided steps plus decoding stay well under 10 s on 2 CPU cores.
-    "cpu": DiTConfig(),
+    "cpu": DiTConfig(condition_input=True),
     # The paper's DiT-DC/2.
-    "DiT-DC/2": DiTConfig(patch=2, width=384, depth=16, heads=8),
+    "DiT-DC/2": DiTConfig(patch=2, width=384, depth=16, heads=8, condition_input=True),
     "tiny": DiTConfig(latent_channels=4, latent_sizes=(2, 8, 8, 2), frames=4, extent=6.4, patch=2, width=32,
-                      depth=2, heads=2, layout_hidden=8, token_rank=8),
+                      depth=2, heads=2, layout_hidden=8, token_rank=8, condition_input=True),
 }
 
 

@@ -59,8 +59,11 @@ class LatentPipeline:
         def model_fn(x_t: torch.Tensor, t: torch.Tensor, use_condition: torch.Tensor) -> torch.Tensor:
             picked = [conditional if flag else unconditional for flag in use_condition.tolist()]
             tokens = max(c.tokens.shape[1] for c in picked)  # per-token codes, or one broadcast null
+            inputs = None
+            if picked[0].inputs is not None:
+                inputs = torch.cat([c.inputs.expand(1, tokens, -1) for c in picked])
             code = ConditionCode(torch.cat([c.sample for c in picked]),
-                                 torch.cat([c.tokens.expand(1, tokens, -1) for c in picked]))
+                                 torch.cat([c.tokens.expand(1, tokens, -1) for c in picked]), inputs)
             return self.dit(x_t, t, code)
 
         return batched_guidance(model_fn, guidance_scale)

@@ -4,8 +4,9 @@ The Projection Module (DynamicCity §3.1) replaces average pooling: each plane i
 content-dependent weighting of the 4D feature volume over the axes the plane collapses. The reference
 uses a small transformer per plane; here each plane attends once, with one query per output cell
 (from the cell's mean feature plus a learned per-plane query) over the collapsed positions, whose keys
-carry a learned position embedding. That keeps the learned projection while costing about as much as
-a linear layer over the feature volume, through PyTorch's fused scaled-dot-product attention.
+carry a learned position embedding. That keeps the learned projection while costing less than a linear
+layer over the feature volume: with one query per cell, the key and value projections move onto the
+query and the pooled result, so keys and values are never formed (see `AttentionProjection.forward`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from core.models.hexplane import PLANES
 
@@ -68,15 +70,24 @@ class AttentionProjection(nn.Module):
         nn.init.normal_(self.position, std=0.02)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(N, R, C) → (N, C)."""
-        query = self.to_query(tokens.mean(dim=1)) + self.query_bias  # (N, C)
-        key, value = self.to_key_value(tokens + self.position).chunk(2, dim=-1)  # (N, R, C) each
-        split = "n r (h d) -> n h r d"
-        query = rearrange(query[:, None], split, h=self.heads)
-        pooled = F.scaled_dot_product_attention(
-            query, rearrange(key, split, h=self.heads), rearrange(value, split, h=self.heads)
-        )  # (N, h, 1, d)
-        return self.out(rearrange(pooled, "n h 1 d -> n (h d)"))
+        """(N, R, C) → (N, C): multi-head attention of one query per row over its R tokens.
+
+        Computed without forming keys and values (each as large as the feature volume): for head h,
+        q_h·(W_k,h x_r + b_k,h) = (W_k,hᵀ q_h)·x_r + const, and Σ_r a_r (W_v,h x_r + b_v,h) =
+        W_v,h (Σ_r a_r x_r) + b_v,h since the weights a_r sum to 1. The constant cancels in the softmax.
+        Same function and weights as attention over projected keys and values, a fraction of the memory.
+        """
+        rows, _, channels = tokens.shape
+        head = channels // self.heads
+        x = tokens + self.position  # (N, R, C)
+        query = (self.to_query(tokens.mean(dim=1)) + self.query_bias).view(rows, self.heads, head)
+        key_weight, value_weight = self.to_key_value.weight.view(2, self.heads, head, channels).unbind(0)
+        value_bias = self.to_key_value.bias.view(2, self.heads, head)[1]
+        reads = torch.einsum("nhd,hdc->nhc", query, key_weight) * head ** -0.5  # (N, h, C)
+        weights = torch.softmax(torch.bmm(reads, x.transpose(1, 2)), dim=-1)  # (N, h, R)
+        pooled = torch.bmm(weights, x)  # (N, h, C): each head's weighted mean of the tokens
+        heads = torch.einsum("nhc,hdc->nhd", pooled, value_weight) + value_bias  # (N, h, d)
+        return self.out(heads.reshape(rows, channels))
 
 
 class ProjectionModule(nn.Module):
@@ -98,10 +109,20 @@ class ProjectionModule(nn.Module):
                 dropped = tuple(a for a in (2, 3, 4, 5) if a not in KEPT_AXES[name])
                 planes[name] = volume.mean(dim=dropped)
                 continue
-            tokens, (a, b) = collapse(volume, name)
-            pooled = self.project[name](tokens)  # (B·A·A', C)
+            pooled = self.project_plane(volume, name)  # (B·A·A', C)
+            a, b = (volume.shape[axis] for axis in KEPT_AXES[name])
             planes[name] = rearrange(pooled, "(n a b) c -> n c a b", a=a, b=b)
         return planes
+
+    def project_plane(self, volume: torch.Tensor, name: str) -> torch.Tensor:
+        """One plane's pooled rows. In training, its intermediates (each as large as the feature volume)
+        are recomputed in the backward pass instead of kept: cheap, since the projection is."""
+        if self.training and torch.is_grad_enabled():
+            return checkpoint(self.pool, volume, name, use_reentrant=False)
+        return self.pool(volume, name)
+
+    def pool(self, volume: torch.Tensor, name: str) -> torch.Tensor:
+        return self.project[name](collapse(volume, name)[0])
 
 
 def _kept_size(plane: str, sizes: tuple[int, int, int, int]) -> int:

@@ -65,10 +65,12 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 @dataclass
 class ConditionCode:
-    """Encoded conditions: `sample` (B, W) without the timestep, `tokens` (B, N or 1, r)."""
+    """Encoded conditions: `sample` (B, W) without the timestep, `tokens` (B, N or 1, r) for adaLN, and
+    `inputs` (B, N or 1, W) added to the input tokens (None when the config has no such path)."""
 
     sample: torch.Tensor
     tokens: torch.Tensor
+    inputs: torch.Tensor | None = None
 
 
 class Modulation(nn.Module):
@@ -151,6 +153,11 @@ class HexPlaneDiT(nn.Module):
         self.vehicles = LayoutEmbedder(w, 1, config.layout_hidden, p, config.latent_sizes)
         self.earlier = EarlierClipEmbedder(w, c, p)
         self.token_code = nn.Sequential(nn.SiLU(), nn.Linear(w, config.token_rank))
+        self.condition_input = None
+        if config.condition_input:
+            self.condition_input = nn.Linear(w, w)
+            nn.init.zeros_(self.condition_input.weight)  # starts as a model without this path
+            nn.init.zeros_(self.condition_input.bias)
         self.blocks = nn.ModuleList([DiTBlock(w, config.heads, config.mlp_ratio, config.token_rank) for _ in range(config.depth)])
         self.final = FinalLayer(w, p, c, config.token_rank)
 
@@ -164,7 +171,8 @@ class HexPlaneDiT(nn.Module):
         tokens = self.layout(layout, conditions.layout_present, batch, self.keep)
         tokens = tokens + self.vehicles(vehicles, conditions.vehicles_present, batch, self.keep)
         tokens = tokens + self.earlier(conditions.earlier, conditions.earlier_present, batch, self.keep)
-        return ConditionCode(sample, self.token_code(tokens))
+        inputs = None if self.condition_input is None else self.condition_input(tokens)
+        return ConditionCode(sample, self.token_code(tokens), inputs)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: DiTConditions | ConditionCode | None = None) -> torch.Tensor:
         expected = (self.config.latent_channels, *rollout_shape(self.config.latent_sizes))
@@ -173,6 +181,8 @@ class HexPlaneDiT(nn.Module):
         code = conditions if isinstance(conditions, ConditionCode) else self.encode_conditions(conditions, x_t.shape[0])
         sample = F.silu(self.timestep(t) + code.sample)
         tokens = self.patchify(x_t).flatten(2).transpose(1, 2)[:, self.keep] + self.position  # (B, N, W)
+        if code.inputs is not None:
+            tokens = tokens + code.inputs
         for block in self.blocks:
             tokens = block(tokens, sample, code.tokens)
         return self.unpatchify(self.final(tokens, sample, code.tokens))

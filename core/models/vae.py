@@ -84,7 +84,7 @@ class ExpansionSqueezeDecoder(nn.Module):
         x = rearrange(x, "(b t) (k h) x y z -> b t x y z (k h)", b=batch, k=self.config.downsample[0])
         x = rearrange(x, "b t x y z (k h) -> b (t k) x y z h", k=self.config.downsample[0])
         t, px, py, pz = self.position
-        x = x + t[:, None, None, None] + px[:, None, None] + py[:, None] + pz
+        x = x + (t[:, None, None, None] + px[:, None, None] + py[:, None] + pz).to(x.dtype)  # bf16 stays bf16
         x = rearrange(x, "b t x y z h -> (b t) h x y z")
         logits = self.to_logits(F.silu(x))
         return rearrange(logits, "(b t) k x y z -> b k t x y z", b=batch)

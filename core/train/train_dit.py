@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import sys
@@ -63,6 +64,20 @@ def config_for_cache(cache: LatentCache, preset: str, overrides: dict) -> DiTCon
         "latent_std": [max(s, 1e-3) for s in meta["channel_std"]],  # a dead channel must not blow up
     }
     return dit_preset(preset, **{**fitted, **overrides})
+
+
+# Config switches that add a zero-initialised module of the same name to the DiT: a compact state trained
+# without one continues with it (the model starts out computing exactly what it did).
+GROWABLE = ("condition_input",)
+
+
+def same_setup(trained: DiTConfig, current: DiTConfig) -> bool:
+    """The same model on the same latents: equal configs, the latent statistics up to float rounding
+    (a cache rebuilt from the same VAE and seeds sums them in another order)."""
+    statistics = ("latent_mean", "latent_std")
+    close = all(np.allclose(getattr(trained, name), getattr(current, name), rtol=1e-5, atol=1e-6) for name in statistics)
+    exact = {name: getattr(current, name) for name in statistics}
+    return close and dataclasses.replace(trained, **exact) == current
 
 
 def condition_batch(cache: LatentCache, indices: np.ndarray, config: DiTConfig, generator: torch.Generator,
@@ -175,17 +190,26 @@ class DiTTrainer:
             raise InputError(f"{path}: no compact training state there")
         with safe_open(str(path), framework="pt") as stored:
             meta = stored.metadata()
-            if config_from_dict(DiTConfig, json.loads(meta["config"])) != self.config:
+            trained = config_from_dict(DiTConfig, json.loads(meta["config"]))
+            grown = [name for name in GROWABLE if not getattr(trained, name) and getattr(self.config, name)]
+            if not same_setup(dataclasses.replace(trained, **{name: True for name in grown}), self.config):
                 raise InputError(f"{path}: was trained with a different config or cache")
+            names = set(stored.keys())
             for prefix, model in (("model", self.model), ("ema", self.ema)):
-                model.load_state_dict({name: stored.get_tensor(f"{prefix}.{name}").float() for name in model.state_dict()})
+                weights = {name: stored.get_tensor(f"{prefix}.{name}").float()
+                           for name in model.state_dict() if f"{prefix}.{name}" in names}
+                missing, _ = model.load_state_dict(weights, strict=False)
+                if any(name.split(".")[0] not in grown for name in missing):
+                    raise InputError(f"{path}: lacks weights {sorted(missing)}")
+        if grown:  # zero-initialised paths: the model computes what it did, and learns to use them
+            print(f"added to the trained model: {', '.join(grown)}", file=sys.stderr)
         self.step, self.elapsed, self.rewarm_from = int(meta["step"]), float(meta["elapsed"]), int(meta["step"])
 
     def resume(self) -> None:
         if not self.state_path.is_file():
             raise InputError(f"{self.state_path}: nothing to resume")
         state = torch.load(self.state_path, map_location=self.device, weights_only=True)
-        if config_from_dict(DiTConfig, json.loads(state["config"])) != self.config:
+        if not same_setup(config_from_dict(DiTConfig, json.loads(state["config"])), self.config):
             raise InputError(f"{self.state_path}: was trained with a different config or cache")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])

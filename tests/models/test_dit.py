@@ -87,11 +87,13 @@ def test_layout_conditioning_is_per_token():
     layout = base.layout.clone()
     layout[:, :, :2, :2] = torch.roll(layout[:, :, :2, :2], 1, dims=1)
     moved = DiTConditions(**{**base.__dict__, "layout": layout})
-    change = (model.encode_conditions(base, 1).tokens - model.encode_conditions(moved, 1).tokens).abs().sum(-1)[0]
     position = {int(p): i for i, p in enumerate(model.keep)}
     grid_width = model.grid[1]
-    assert change[position[0]] > 1e-4  # the patch over cells (0..1, 0..1) of the xy plane
-    assert change[position[3 * grid_width + 3]] < 1e-6  # the patch over cells (6..7, 6..7)
+    for path in ("tokens", "inputs"):  # the adaLN code and the input tokens
+        before, after = (getattr(model.encode_conditions(c, 1), path) for c in (base, moved))
+        change = (before - after).abs().sum(-1)[0]
+        assert change[position[0]] > 1e-4  # the patch over cells (0..1, 0..1) of the xy plane
+        assert change[position[3 * grid_width + 3]] < 1e-6  # the patch over cells (6..7, 6..7)
 
 
 def test_encoded_conditions_give_the_same_prediction():

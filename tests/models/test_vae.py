@@ -64,6 +64,32 @@ def test_attention_projection_is_learned_not_pooled():
     assert sum(p.numel() for p in average.projection.parameters()) == 0
 
 
+def test_attention_projection_is_multi_head_attention_over_projected_keys_and_values():
+    """The projection never forms keys and values, yet computes textbook attention pooling with them,
+    gradients included."""
+    from core.models.blocks import AttentionProjection
+
+    torch.manual_seed(0)
+    block = AttentionProjection(channels=8, heads=2, collapsed_positions=5).double()  # float64: compare exactly
+    with torch.no_grad():
+        for parameter in block.parameters():
+            parameter.copy_(torch.randn(parameter.shape, dtype=torch.float64))
+    tokens = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+
+    def textbook(x: torch.Tensor) -> torch.Tensor:
+        query = block.to_query(x.mean(dim=1)) + block.query_bias
+        key, value = block.to_key_value(x + block.position).chunk(2, dim=-1)
+        split = lambda a: a.reshape(a.shape[0], a.shape[1], 2, 4).transpose(1, 2)  # noqa: E731  (N, h, R, d)
+        pooled = torch.nn.functional.scaled_dot_product_attention(split(query[:, None]), split(key), split(value))
+        return block.out(pooled.transpose(1, 2).reshape(3, 8))
+
+    ours, expected = block(tokens), textbook(tokens)
+    assert torch.allclose(ours, expected, rtol=1e-9, atol=1e-9)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), tokens)
+    (grad_expected,) = torch.autograd.grad(expected.square().sum(), tokens)
+    assert torch.allclose(grad_ours, grad_expected, rtol=1e-9, atol=1e-9)
+
+
 def test_lovasz_is_zero_for_perfect_predictions_and_positive_otherwise():
     labels = torch.tensor([0, 1, 2, 1])
     perfect = torch.nn.functional.one_hot(labels, 3).float()

@@ -1,5 +1,6 @@
 """DiT training CLI on a tiny latent cache: runs, lowers the loss, resumes exactly, writes an EMA bundle."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,6 +9,7 @@ from safetensors.torch import load_file
 
 from core.checkpoint import load_bundle, save_bundle
 from core.config import vae_preset
+from core.models.hexplane import rollout_shape
 from core.models.vae import HexPlaneVAE
 from core.train.cache_latents import build_cache
 from core.train.train_dit import main
@@ -55,3 +57,29 @@ def test_compact_resume_continues_from_the_saved_weights(cache, tmp_path):
     assert state["step"] == 20 and state["elapsed"] > 0  # continued from step 10 to 20
     assert main(["--cache", str(cache), "--out", str(tmp_path / "c"), "--preset", "tiny", "--set", "width=64",
                  "--resume-compact", str(compact), "--batch", "4", "--amp", "off"]) == 2
+
+
+def test_compact_state_grows_the_condition_input_path(cache, tmp_path, capsys):
+    """A state trained without the condition-input path continues with it; the new path starts at zero, so
+    the continued model first computes exactly what the trained one did."""
+    first = tmp_path / "a"
+    assert main(["--cache", str(cache), "--out", str(first), "--steps", "10", "--set", "condition_input=false", *TINY]) == 0
+    compact = first / "compact.safetensors"
+    assert main(["--cache", str(cache), "--out", str(tmp_path / "b"), "--steps", "10", "--resume-compact", str(compact),
+                 *TINY]) == 0  # already at step 10: loads, saves, trains no further
+    assert "added to the trained model: condition_input" in capsys.readouterr().err
+    before, after = load_bundle(first / "ema", kind="hexplane-dit"), load_bundle(tmp_path / "b" / "ema", kind="hexplane-dit")
+    assert not before.config.condition_input and after.config.condition_input
+    assert torch.count_nonzero(after.condition_input.weight) == 0
+    x, t = torch.randn(2, 4, *rollout_shape(after.config.latent_sizes)), torch.tensor([10, 500])
+    assert torch.allclose(before(x, t), after(x, t), atol=1e-3)  # fp16 bundles
+
+
+def test_same_setup_allows_rounding_in_the_latent_statistics_only():
+    from core.config import dit_preset
+    from core.train.train_dit import same_setup
+
+    trained = dit_preset("tiny", latent_mean=(0.1, 0.2, 0.3, 0.4), latent_std=(1.0, 1.1, 1.2, 1.3))
+    assert same_setup(trained, dit_preset("tiny", latent_mean=(0.1 + 3e-8, 0.2, 0.3, 0.4), latent_std=trained.latent_std))
+    assert not same_setup(trained, dit_preset("tiny", latent_mean=(0.15, 0.2, 0.3, 0.4), latent_std=trained.latent_std))
+    assert not same_setup(trained, dataclasses.replace(trained, depth=3))
