@@ -174,6 +174,20 @@ class HexPlaneDiT(nn.Module):
         inputs = None if self.condition_input is None else self.condition_input(tokens)
         return ConditionCode(sample, self.token_code(tokens), inputs)
 
+    @torch.no_grad()
+    def forget_token_conditions(self) -> None:
+        """Fold what the absent per-token conditions (layout, vehicles, earlier clip) contribute to every
+        modulation into its bias, and zero the per-token weights: the model computes exactly what it did
+        with those conditions absent, and ignores them when present until it learns them again."""
+        absent = self.encode_conditions(DiTConditions(), 1)
+        for modulation in [*(block.modulation for block in self.blocks), self.final.modulation]:
+            modulation.from_sample.bias += modulation.from_tokens(absent.tokens[0, 0])
+            modulation.from_tokens.weight.zero_()
+        if self.condition_input is not None:
+            self.patchify.bias += absent.inputs[0, 0]
+            self.condition_input.weight.zero_()
+            self.condition_input.bias.zero_()
+
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: DiTConditions | ConditionCode | None = None) -> torch.Tensor:
         expected = (self.config.latent_channels, *rollout_shape(self.config.latent_sizes))
         if tuple(x_t.shape[1:]) != expected:

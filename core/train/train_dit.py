@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--resume-compact", metavar="FILE", help="continue from a compact.safetensors (fresh optimiser)")
+    parser.add_argument("--forget-token-conditions", action="store_true",
+                        help="with --resume-compact: keep the model as it is with layout, vehicles and earlier clip "
+                             "absent, and learn those conditions afresh")
     args = parser.parse_args(argv)
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
 
@@ -272,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
             trainer.resume()
         elif args.resume_compact:
             trainer.resume_compact(Path(args.resume_compact))
+            if args.forget_token_conditions:
+                for model in (trainer.model, trainer.ema):
+                    model.forget_token_conditions()
+        elif args.forget_token_conditions:
+            raise InputError("--forget-token-conditions needs --resume-compact")
         run(trainer)
         return 0
 

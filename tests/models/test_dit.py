@@ -108,3 +108,14 @@ def test_bad_shapes_and_configs():
         HexPlaneDiT(CONFIG)(torch.zeros(1, CONFIG.latent_channels, H + 1, W), torch.tensor([1]))
     with pytest.raises(InputError, match="patch 5 must divide"):
         dit_preset("tiny", patch=5)
+
+
+def test_forgetting_token_conditions_keeps_the_absent_case_and_ignores_them_when_present():
+    model = randomise(HexPlaneDiT(CONFIG))
+    x, t = inputs()
+    absent = model(x, t, DiTConditions())
+    model.forget_token_conditions()
+    assert torch.allclose(model(x, t, DiTConditions()), absent, atol=1e-5)
+    full = conditions()
+    no_tokens = DiTConditions(command=full.command, trajectory=full.trajectory)  # layout, vehicles, earlier absent
+    assert torch.allclose(model(x, t, full), model(x, t, no_tokens), atol=1e-5)
