@@ -16,7 +16,9 @@ from PIL import Image, ImageDraw
 
 from app.handlers import SceneView, SessionState, present
 from core.conditions.command import command_from_trajectory
-from core.conditions.drawings import layout_from_image, layout_image, pixel_to_metres, trajectory_from_waypoints
+from core.conditions.drawings import (
+    FREE_GREY, layout_from_image, layout_image, pixel_to_metres, trajectory_from_waypoints,
+)
 from core.data.palette import PALETTE
 from core.data.procedural import static_bev_layout
 from core.types import (
@@ -95,7 +97,7 @@ def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...]) -
     """RGB picture of what the model receives: the layout on grey, the trajectory as an arrowed path."""
     canvas = canvas_from_layout(layout).astype(np.float32)
     alpha = canvas[:, :, 3:] / 255.0
-    rgb = canvas[:, :, :3] * alpha + 235.0 * (1 - alpha)
+    rgb = canvas[:, :, :3] * alpha + float(FREE_GREY) * (1 - alpha)
     image = Image.fromarray(rgb.astype(np.uint8))
     draw = ImageDraw.Draw(image)
     points = [(col, row) for row, col in waypoints]

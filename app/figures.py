@@ -11,8 +11,6 @@ from core.data.palette import PALETTE
 from core.data.procedural import bev_layout
 from core.types import Layout, OccupancySequence
 
-FREE_GREY = 235  # free columns in bird's-eye pictures, as in the trajectory preview
-
 
 def class_counts_figure(counts: np.ndarray) -> go.Figure:
     """Lines of voxel count per class (free left out) over the frames of a scene; counts is (T, C)."""
@@ -33,5 +31,5 @@ def class_counts_figure(counts: np.ndarray) -> go.Figure:
 
 def bird_eye_picture(scene: OccupancySequence, frame: int = 0, size: int = 512) -> np.ndarray:
     """Opaque RGBA picture (size × size) of a frame seen from above in palette colours, free columns grey."""
-    picture = opaque_layout_image(Layout(bev_layout(scene.labels[frame])), free_grey=FREE_GREY)
+    picture = opaque_layout_image(Layout(bev_layout(scene.labels[frame])))
     return np.asarray(Image.fromarray(picture).resize((size, size), Image.NEAREST))

@@ -17,6 +17,8 @@ from core.types import GridSpec, InputError, Layout, Trajectory
 
 TRANSPARENT_ALPHA = 128  # strokes below this alpha count as not painted
 
+FREE_GREY = 235  # free (unpainted) columns in opaque bird's-eye pictures: light grey
+
 
 def image_from_grid(array: np.ndarray) -> np.ndarray:
     """(X, Y, ...) grid array → picture (rows = X descending, columns = Y descending)."""
@@ -70,7 +72,7 @@ def layout_image(layout: Layout) -> np.ndarray:
     return rgba
 
 
-def opaque_layout_image(layout: Layout, *, free_grey: int = 235) -> np.ndarray:
+def opaque_layout_image(layout: Layout, *, free_grey: int = FREE_GREY) -> np.ndarray:
     """(H, W, 4) opaque RGBA picture of a layout: palette colours, class 0 light grey."""
     picture = layout_image(layout)
     picture[picture[:, :, 3] == 0, :3] = free_grey
