@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from core.data.scenario import EGO_LENGTH, EGO_WIDTH
 from core.types import GridSpec, InputError
 
 
@@ -113,6 +114,10 @@ class DiTConfig:
     # Also add the per-token conditions (layout, vehicles, earlier clip) to the input tokens, through a
     # zero-initialised linear map: a direct path for spatially aligned conditions besides adaLN's rank-r code.
     condition_input: bool = False
+    # Also draw the trajectory as the ego car's footprint per frame (a `car` of length × width metres) on
+    # the bird's-eye grid, embedded per token like the layout: where the car must be, at each time and place.
+    trajectory_map: bool = False
+    car: tuple[float, float] = (EGO_LENGTH, EGO_WIDTH)
     num_commands: int = 4
     condition_dropout: float = 0.1
     # Per-channel statistics of the VAE latents it was trained on: x = (μ - mean) / std.
@@ -121,6 +126,7 @@ class DiTConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "latent_sizes", tuple(int(s) for s in self.latent_sizes))
+        object.__setattr__(self, "car", tuple(float(v) for v in self.car))
         object.__setattr__(self, "latent_mean", tuple(float(v) for v in self.latent_mean))
         object.__setattr__(self, "latent_std", tuple(float(v) for v in self.latent_std))
         if self.latent_mean and len(self.latent_mean) != self.latent_channels or len(self.latent_std) != len(self.latent_mean):
@@ -135,11 +141,11 @@ class DiTConfig:
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     # Shipped: sized so 25 guided steps plus decoding stay well under 10 s on 2 CPU cores.
-    "cpu": DiTConfig(condition_input=True),
+    "cpu": DiTConfig(condition_input=True, trajectory_map=True),
     # The paper's DiT-DC/2.
-    "DiT-DC/2": DiTConfig(patch=2, width=384, depth=16, heads=8, condition_input=True),
+    "DiT-DC/2": DiTConfig(patch=2, width=384, depth=16, heads=8, condition_input=True, trajectory_map=True),
     "tiny": DiTConfig(latent_channels=4, latent_sizes=(2, 8, 8, 2), frames=4, extent=6.4, patch=2, width=32,
-                      depth=2, heads=2, layout_hidden=8, token_rank=8, condition_input=True),
+                      depth=2, heads=2, layout_hidden=8, token_rank=8, condition_input=True, trajectory_map=True),
 }
 
 

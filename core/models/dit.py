@@ -3,8 +3,8 @@
 The rollout (B, C, X'+T'+Z', Y'+Z'+T') is cut into p×p patches; patches that are all padding are
 dropped before the transformer and come back as zeros after it. Positions are fixed 2D sin-cos over
 the full rollout grid. Conditioning is **per token**: c = timestep + trajectory + command (one vector
-per sample, broadcast) + earlier-clip tokens + layout tokens + vehicle-occupancy tokens (one vector
-per token); every block modulates its LayerNorms with shift / scale / gate from c (adaLN-Zero: the
+per sample, broadcast) + earlier-clip tokens + layout tokens + vehicle-occupancy tokens + the ego car's
+footprints along the trajectory (one vector per token); every block modulates its LayerNorms with shift / scale / gate from c (adaLN-Zero: the
 gates and the output layer start at zero, so a fresh model predicts exactly zero noise).
 
 A full W→6W modulation per token per block doubled the cost of a step on the CPU, so the modulation is
@@ -25,7 +25,7 @@ from torch import nn
 
 from core.config import DiTConfig
 from core.models.embedders import (
-    CommandEmbedder, EarlierClipEmbedder, LayoutEmbedder, TimestepEmbedder, TrajectoryEmbedder,
+    CommandEmbedder, EarlierClipEmbedder, LayoutEmbedder, TimestepEmbedder, TrajectoryEmbedder, ego_footprints,
 )
 from core.models.hexplane import padding_mask, rollout_shape
 
@@ -152,6 +152,9 @@ class HexPlaneDiT(nn.Module):
         self.layout = LayoutEmbedder(w, config.num_classes, config.layout_hidden, p, config.latent_sizes)
         self.vehicles = LayoutEmbedder(w, 1, config.layout_hidden, p, config.latent_sizes)
         self.earlier = EarlierClipEmbedder(w, c, p)
+        self.trajectory_map = None
+        if config.trajectory_map:
+            self.trajectory_map = LayoutEmbedder(w, 1, config.layout_hidden, p, config.latent_sizes, silent=True)
         self.token_code = nn.Sequential(nn.SiLU(), nn.Linear(w, config.token_rank))
         self.condition_input = None
         if config.condition_input:
@@ -171,12 +174,16 @@ class HexPlaneDiT(nn.Module):
         tokens = self.layout(layout, conditions.layout_present, batch, self.keep)
         tokens = tokens + self.vehicles(vehicles, conditions.vehicles_present, batch, self.keep)
         tokens = tokens + self.earlier(conditions.earlier, conditions.earlier_present, batch, self.keep)
+        if self.trajectory_map is not None:
+            footprints = None if conditions.trajectory is None else ego_footprints(
+                conditions.trajectory, self.config.latent_sizes[1:3], self.config.extent, self.config.car)
+            tokens = tokens + self.trajectory_map(footprints, conditions.trajectory_present, batch, self.keep)
         inputs = None if self.condition_input is None else self.condition_input(tokens)
         return ConditionCode(sample, self.token_code(tokens), inputs)
 
     @torch.no_grad()
     def forget_token_conditions(self) -> None:
-        """Fold what the absent per-token conditions (layout, vehicles, earlier clip) contribute to every
+        """Fold what the absent per-token conditions (layout, vehicles, earlier clip, ego footprints) contribute to every
         modulation into its bias, and zero the per-token weights: the model computes exactly what it did
         with those conditions absent, and ignores them when present until it learns them again."""
         absent = self.encode_conditions(DiTConditions(), 1)

@@ -2,7 +2,9 @@
 
 - timestep: sinusoidal features → MLP (one vector per sample);
 - command: a learned vector per command (one per sample);
-- trajectory: (T, 3) x, y, yaw → MLP (one per sample);
+- trajectory: (T, 3) x, y, yaw → MLP (one per sample); and, optionally, the ego car's footprint drawn
+  per frame on the bird's-eye grid (`ego_footprints`) through a layout embedder (one per token), so every
+  token sees where the ego car should be at its time and place;
 - layout: the bird's-eye static map (X, Y) and the per-frame vehicle occupancy (T, X, Y), each through
   its own small conv encoder, then *projected onto the padded rollout* so every token gets the part of
   the layout its planes describe (the xy region sees the map itself; rows of x see the map averaged
@@ -85,6 +87,25 @@ class TrajectoryEmbedder(NullableEmbedder):
         return self.choose(self.mlp(features.flatten(1)), present, batch)
 
 
+def ego_footprints(trajectory: torch.Tensor, cells: tuple[int, int], extent: float,
+                   car: tuple[float, float]) -> torch.Tensor:
+    """(B, T, 3) x, y [m], yaw → (B, 1, T, X, Y): the share of each cell a `car` (length, width metres)
+    at that pose covers, on a grid `extent` metres across centred on frame 0's ego (approximately: the
+    product of the overlaps along the car's two axes, exact for an axis-aligned car)."""
+    size = extent / cells[0]
+    xs = -extent / 2 + (torch.arange(cells[0], device=trajectory.device, dtype=trajectory.dtype) + 0.5) * size
+    ys = -extent / 2 + (torch.arange(cells[1], device=trajectory.device, dtype=trajectory.dtype) + 0.5) * size
+    dx = xs[None, None, :, None] - trajectory[..., 0, None, None]  # (B, T, X, 1)
+    dy = ys[None, None, None, :] - trajectory[..., 1, None, None]  # (B, T, 1, Y)
+    cos, sin = torch.cos(trajectory[..., 2])[..., None, None], torch.sin(trajectory[..., 2])[..., None, None]
+    along, across = (cos * dx + sin * dy).abs(), (cos * dy - sin * dx).abs()
+
+    def overlap(distance: torch.Tensor, half: float) -> torch.Tensor:
+        return ((half + size / 2 - distance) / size).clamp(0, 1)
+
+    return (overlap(along, car[0] / 2) * overlap(across, car[1] / 2))[:, None]
+
+
 def pool_to(volume: torch.Tensor, sizes: tuple[int, int, int]) -> torch.Tensor:
     """(B, F, T, X, Y) → (B, F, *sizes) by block averages (a single frame is repeated over time)."""
     b, f = volume.shape[:2]
@@ -118,15 +139,20 @@ def project_to_rollout(volume: torch.Tensor, sizes: tuple[int, int, int, int]) -
 
 
 class LayoutEmbedder(NullableEmbedder):
-    """Bird's-eye maps → one vector per rollout token: conv encoder, rollout projection, patchify."""
+    """Bird's-eye maps → one vector per rollout token: conv encoder, rollout projection, patchify.
+    `silent`: the output layer and the null start at zero (a path grown onto a trained model)."""
 
-    def __init__(self, width: int, in_channels: int, hidden: int, patch: int, sizes: tuple[int, int, int, int]) -> None:
+    def __init__(self, width: int, in_channels: int, hidden: int, patch: int, sizes: tuple[int, int, int, int],
+                 *, silent: bool = False) -> None:
         super().__init__(width)
         self.sizes = sizes
         self.encode = nn.Sequential(
             nn.Conv2d(in_channels, hidden, 3, padding=1), nn.SiLU(), nn.Conv2d(hidden, hidden, 3, padding=1),
         )
         self.patchify = nn.Conv2d(hidden, width, patch, stride=patch)
+        if silent:
+            for parameter in (self.null, self.patchify.weight, self.patchify.bias):
+                nn.init.zeros_(parameter)
 
     def forward(self, maps: torch.Tensor | None, present: torch.Tensor | None, batch: int,
                 keep: torch.Tensor) -> torch.Tensor:

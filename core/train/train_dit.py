@@ -68,7 +68,7 @@ def config_for_cache(cache: LatentCache, preset: str, overrides: dict) -> DiTCon
 
 # Config switches that add a zero-initialised module of the same name to the DiT: a compact state trained
 # without one continues with it (the model starts out computing exactly what it did).
-GROWABLE = ("condition_input",)
+GROWABLE = ("condition_input", "trajectory_map")
 
 
 def same_setup(trained: DiTConfig, current: DiTConfig) -> bool:

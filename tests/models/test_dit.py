@@ -5,6 +5,7 @@ import torch
 
 from core.config import dit_preset
 from core.models.dit import DiTConditions, HexPlaneDiT
+from core.models.embedders import ego_footprints
 from core.models.hexplane import padding_mask, rollout_shape
 from core.types import InputError
 
@@ -96,6 +97,46 @@ def test_layout_conditioning_is_per_token():
         assert change[position[3 * grid_width + 3]] < 1e-6  # the patch over cells (6..7, 6..7)
 
 
+@pytest.mark.parametrize("yaw", [0.0, 0.5, 1.5708])
+def test_ego_footprints_cover_the_car_at_its_pose(yaw):
+    """The footprint's area is the car's, its centre is the pose, and it lies along the heading."""
+    pose = torch.tensor([[[3.0, -2.0, yaw]]])
+    cells, extent, car = (64, 64), 51.2, (4.6, 1.9)
+    footprint = ego_footprints(pose, cells, extent, car)[0, 0, 0].double()
+    size = extent / cells[0]
+    centres = -extent / 2 + (torch.arange(64, dtype=torch.float64) + 0.5) * size
+    assert footprint.sum() * size**2 == pytest.approx(car[0] * car[1], rel=0.05)
+    weights = footprint / footprint.sum()
+    mean_x, mean_y = (weights.sum(1) * centres).sum(), (weights.sum(0) * centres).sum()
+    assert (float(mean_x), float(mean_y)) == pytest.approx((3.0, -2.0), abs=0.05)  # cells weigh at their centres
+    spread_x = (weights.sum(1) * (centres - mean_x) ** 2).sum()
+    spread_y = (weights.sum(0) * (centres - mean_y) ** 2).sum()
+    assert (spread_x > spread_y) == (abs(torch.cos(torch.tensor(yaw))) > abs(torch.sin(torch.tensor(yaw))))
+
+
+def test_trajectory_map_conditions_the_tokens_where_the_car_drives():
+    """Moving the requested path changes the conditioning of the tokens under the old and the new path,
+    and not of xy tokens far from both."""
+    config = dit_preset("tiny", latent_sizes=(2, 16, 16, 2), extent=12.8)
+    model = randomise(HexPlaneDiT(config))
+    frames = config.frames
+
+    def parked_at(x: float, y: float) -> DiTConditions:
+        return DiTConditions(trajectory=torch.tensor([[x, y, 0.0]]).expand(1, frames, 3).clone())
+
+    position = {int(p): i for i, p in enumerate(model.keep)}
+    grid_width = model.grid[1]
+
+    def token(x_m: float, y_m: float) -> int:  # the xy token over a point, patch 2 of 0.8 m cells
+        return position[int((x_m + 6.4) / 1.6) * grid_width + int((y_m + 6.4) / 1.6)]
+
+    for path in ("tokens", "inputs"):
+        before, after = (getattr(model.encode_conditions(c, 1), path) for c in (parked_at(-4, -4), parked_at(4, 4)))
+        change = (before - after).abs().sum(-1)[0]
+        assert change[token(-4, -4)] > 1e-4 and change[token(4, 4)] > 1e-4
+        assert change[token(-4, 4)] < 1e-6
+
+
 def test_encoded_conditions_give_the_same_prediction():
     model = randomise(HexPlaneDiT(CONFIG))
     x, t = inputs()
@@ -118,4 +159,5 @@ def test_forgetting_token_conditions_keeps_the_absent_case_and_ignores_them_when
     assert torch.allclose(model(x, t, DiTConditions()), absent, atol=1e-5)
     full = conditions()
     no_tokens = DiTConditions(command=full.command, trajectory=full.trajectory)  # layout, vehicles, earlier absent
+    # (the trajectory's own per-token path, the ego footprints, is forgotten too: present in both here)
     assert torch.allclose(model(x, t, full), model(x, t, no_tokens), atol=1e-5)

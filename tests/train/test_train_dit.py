@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from core.checkpoint import load_bundle, save_bundle
 from core.config import vae_preset
+from core.models.dit import DiTConditions
 from core.models.hexplane import rollout_shape
 from core.models.vae import HexPlaneVAE
 from core.train.cache_latents import build_cache
@@ -59,20 +60,25 @@ def test_compact_resume_continues_from_the_saved_weights(cache, tmp_path):
                  "--resume-compact", str(compact), "--batch", "4", "--amp", "off"]) == 2
 
 
-def test_compact_state_grows_the_condition_input_path(cache, tmp_path, capsys):
-    """A state trained without the condition-input path continues with it; the new path starts at zero, so
-    the continued model first computes exactly what the trained one did."""
+@pytest.mark.parametrize("path", ["condition_input", "trajectory_map"])
+def test_compact_state_grows_a_zero_initialised_path(cache, tmp_path, capsys, path):
+    """A state trained without a growable path continues with it; the new path starts silent, so the
+    continued model first computes exactly what the trained one did, with every condition present."""
     first = tmp_path / "a"
-    assert main(["--cache", str(cache), "--out", str(first), "--steps", "10", "--set", "condition_input=false", *TINY]) == 0
+    assert main(["--cache", str(cache), "--out", str(first), "--steps", "10", "--set", f"{path}=false", *TINY]) == 0
     compact = first / "compact.safetensors"
     assert main(["--cache", str(cache), "--out", str(tmp_path / "b"), "--steps", "10", "--resume-compact", str(compact),
                  *TINY]) == 0  # already at step 10: loads, saves, trains no further
-    assert "added to the trained model: condition_input" in capsys.readouterr().err
+    assert f"added to the trained model: {path}" in capsys.readouterr().err
     before, after = load_bundle(first / "ema", kind="hexplane-dit"), load_bundle(tmp_path / "b" / "ema", kind="hexplane-dit")
-    assert not before.config.condition_input and after.config.condition_input
-    assert torch.count_nonzero(after.condition_input.weight) == 0
+    assert not getattr(before.config, path) and getattr(after.config, path)
     x, t = torch.randn(2, 4, *rollout_shape(after.config.latent_sizes)), torch.tensor([10, 500])
-    assert torch.allclose(before(x, t), after(x, t), atol=1e-3)  # fp16 bundles
+    sizes = after.config.latent_sizes
+    conditions = DiTConditions(
+        command=torch.tensor([0, 2]), trajectory=torch.randn(2, after.config.frames, 3),
+        layout=torch.nn.functional.one_hot(torch.randint(0, 12, (2, *sizes[1:3])), 12).permute(0, 3, 1, 2).float())
+    assert torch.allclose(before(x, t, conditions), after(x, t, conditions), atol=1e-3)  # fp16 bundles
+    assert torch.allclose(before(x, t), after(x, t), atol=1e-3)
 
 
 def test_same_setup_allows_rounding_in_the_latent_statistics_only():
