@@ -119,7 +119,11 @@ class DiTConfig:
     trajectory_map: bool = False
     car: tuple[float, float] = (EGO_LENGTH, EGO_WIDTH)
     num_commands: int = 4
-    condition_dropout: float = 0.1
+    # Training only: each condition is dropped with condition_dropout, the vehicle occupancy (rarely given)
+    # with vehicles_dropout, all at once with joint_dropout (core.train.train_dit).
+    condition_dropout: float = 0.3
+    vehicles_dropout: float = 0.5
+    joint_dropout: float = 0.1
     # Per-channel statistics of the VAE latents it was trained on: x = (μ - mean) / std.
     latent_mean: tuple[float, ...] = ()
     latent_std: tuple[float, ...] = ()

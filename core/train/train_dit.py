@@ -1,8 +1,11 @@
 """Train the HexPlane DiT on a latent cache: `python -m core.train.train_dit --cache runs/latents --out runs/dit`.
 
-One conditional model serves every condition: each one (command, trajectory, layout, vehicle
-occupancy, earlier clip) is dropped independently with probability `condition_dropout` per sample, so
-the model also learns the unconditional case that classifier-free guidance needs. Latents are
+One conditional model serves every condition: each one (command, trajectory, layout, earlier clip) is
+dropped independently with probability `condition_dropout` per sample (the vehicle occupancy, which a
+person rarely gives, with `vehicles_dropout`), and all of them together with `joint_dropout`, so the
+model learns every combination a person can ask for, and the unconditional case that classifier-free
+guidance needs. (Independent drops alone train "everything absent" almost never: the guidance's
+unconditional branch was then an untrained input.) Latents are
 normalised per channel with the cache's statistics (stored in the model's config). ε-prediction MSE
 on the non-padding cells of the rollout, AdamW, EMA of the weights (the shipped weights), bf16
 autocast where supported, resumable training state, DDP under torchrun like the VAE.
@@ -71,22 +74,28 @@ def config_for_cache(cache: LatentCache, preset: str, overrides: dict) -> DiTCon
 GROWABLE = ("condition_input", "trajectory_map")
 
 
+# Config fields that only steer training (which conditions a batch shows): a run may change them.
+TRAINING_ONLY = ("condition_dropout", "vehicles_dropout", "joint_dropout")
+
+
 def same_setup(trained: DiTConfig, current: DiTConfig) -> bool:
-    """The same model on the same latents: equal configs, the latent statistics up to float rounding
-    (a cache rebuilt from the same VAE and seeds sums them in another order)."""
+    """The same model on the same latents: equal configs but for the training-only fields, the latent
+    statistics up to float rounding (a cache rebuilt from the same VAE and seeds sums them in another order)."""
     statistics = ("latent_mean", "latent_std")
     close = all(np.allclose(getattr(trained, name), getattr(current, name), rtol=1e-5, atol=1e-6) for name in statistics)
-    exact = {name: getattr(current, name) for name in statistics}
+    exact = {name: getattr(current, name) for name in (*statistics, *TRAINING_ONLY)}
     return close and dataclasses.replace(trained, **exact) == current
 
 
 def condition_batch(cache: LatentCache, indices: np.ndarray, config: DiTConfig, generator: torch.Generator,
                     normalise) -> DiTConditions:
-    """Conditions of the cached clips at `indices`, each dropped with probability condition_dropout."""
+    """Conditions of the cached clips at `indices`, each dropped with probability condition_dropout
+    (vehicles: vehicles_dropout), all together with probability joint_dropout."""
     batch = len(indices)
+    any_kept = torch.rand(batch, generator=generator) >= config.joint_dropout
 
-    def keep() -> torch.Tensor:
-        return torch.rand(batch, generator=generator) >= config.condition_dropout
+    def keep(dropout: float = config.condition_dropout) -> torch.Tensor:
+        return (torch.rand(batch, generator=generator) >= dropout) & any_kept
 
     earlier_index = cache.earlier[indices]
     has_earlier = torch.from_numpy(earlier_index >= 0)
@@ -96,7 +105,7 @@ def condition_batch(cache: LatentCache, indices: np.ndarray, config: DiTConfig, 
         command=torch.from_numpy(cache.commands[indices]), command_present=keep(),
         trajectory=torch.from_numpy(cache.trajectories[indices]), trajectory_present=keep(),
         layout=layout.permute(0, 3, 1, 2).float(), layout_present=keep(),
-        vehicles=torch.from_numpy(cache.vehicles[indices]).float(), vehicles_present=keep(),
+        vehicles=torch.from_numpy(cache.vehicles[indices]).float(), vehicles_present=keep(config.vehicles_dropout),
         earlier=earlier, earlier_present=keep() & has_earlier,
     )
 

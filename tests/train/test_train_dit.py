@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -81,6 +82,26 @@ def test_compact_state_grows_a_zero_initialised_path(cache, tmp_path, capsys, pa
     assert torch.allclose(before(x, t), after(x, t), atol=1e-3)
 
 
+def test_condition_dropout_trains_every_combination_and_the_unconditional_case(cache):
+    """Each condition is dropped at its own rate, and everything at once at joint_dropout: the
+    all-absent input of classifier-free guidance is trained, not left to chance (0.1⁵ before)."""
+    from core.config import dit_preset
+    from core.train.cache_latents import open_cache
+    from core.train.train_dit import condition_batch
+
+    config = dit_preset("tiny", condition_dropout=0.3, vehicles_dropout=0.5, joint_dropout=0.1)
+    latents = open_cache(cache)
+    indices = np.arange(20000) % len(latents)
+    batch = condition_batch(latents, indices, config, torch.Generator().manual_seed(0), lambda x: x)
+    kept = {name: getattr(batch, f"{name}_present").float() for name in ("command", "trajectory", "layout", "vehicles")}
+    assert kept["command"].mean() == pytest.approx(0.9 * 0.7, abs=0.015)
+    assert kept["vehicles"].mean() == pytest.approx(0.9 * 0.5, abs=0.015)
+    nothing = ~torch.stack(list(kept.values())).bool().any(0) & ~batch.earlier_present
+    assert nothing.float().mean() == pytest.approx(0.1 + 0.9 * 0.3**3 * 0.5 * (1 - 0.7 * (latents.earlier >= 0).mean()), abs=0.015)
+    just_asked = kept["command"].bool() & kept["trajectory"].bool() & kept["layout"].bool() & ~kept["vehicles"].bool()
+    assert just_asked.float().mean() > 0.1  # what the app asks for most: command, path and layout, no vehicles
+
+
 def test_same_setup_allows_rounding_in_the_latent_statistics_only():
     from core.config import dit_preset
     from core.train.train_dit import same_setup
@@ -89,3 +110,4 @@ def test_same_setup_allows_rounding_in_the_latent_statistics_only():
     assert same_setup(trained, dit_preset("tiny", latent_mean=(0.1 + 3e-8, 0.2, 0.3, 0.4), latent_std=trained.latent_std))
     assert not same_setup(trained, dit_preset("tiny", latent_mean=(0.15, 0.2, 0.3, 0.4), latent_std=trained.latent_std))
     assert not same_setup(trained, dataclasses.replace(trained, depth=3))
+    assert same_setup(trained, dataclasses.replace(trained, condition_dropout=0.5, joint_dropout=0.2))  # training only
