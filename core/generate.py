@@ -1,7 +1,7 @@
 """Command-line twin of the app's Generate / Inpaint actions.
 
     python -m core.generate --command left --steps 25 --seed 3 --out scene.npz
-        [--layout layout.png] [--trajectory traj.json] [--frames 64] [--sampler dpm++] [--guidance 2]
+        [--layout layout.png] [--trajectory traj.json] [--frames 64] [--sampler dpm++] [--guidance 4]
     python -m core.generate --recipe scene_recipe.json --out again.npz
     python -m core.generate --inpaint source.npz --mask mask.png [--mask-frames 4:12] --out repaired.npz
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
     parser.add_argument("--sampler", default="dpm++", help="dpm++, ddim or ddpm")
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float, default=SamplerSettings().guidance_scale, help="classifier-free guidance scale")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", help="regenerate the scene a recipe JSON describes")
     parser.add_argument("--inpaint", help="scene .npz to repair")

@@ -238,11 +238,12 @@ SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "ddim", "ddpm")
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """How to sample: sampler, number of steps, classifier-free guidance scale, seed."""
+    """How to sample: sampler, number of steps, classifier-free guidance scale (default from the report's
+    sampler study: guidance 4 follows the path far better than 2 at the same scene distance), seed."""
 
     sampler: str = "dpm++"
     steps: int = 25
-    guidance_scale: float = 2.0
+    guidance_scale: float = 4.0
     seed: int = 0
 
     def __post_init__(self) -> None:

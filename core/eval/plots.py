@@ -30,12 +30,13 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
     return path
 
 
-def plot_sampler_study(results: list[dict], path: Path) -> Path:
-    """Scene distance against seconds per scene, one line per sampler (steps), guidance as separate points."""
+def plot_sampler_study(results: list[dict], path: Path, guidance: float) -> Path:
+    """Scene distance against seconds per scene, one line per sampler (steps) at the default `guidance`,
+    other guidance scales as separate points."""
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
     for sampler, marker in (("dpm++", "o"), ("ddim", "s")):
-        rows = sorted((r for r in results if r["sampler"] == sampler and r["guidance"] == 2.0), key=lambda r: r["steps"])
-        axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker, label=f"{sampler} (guidance 2)")
+        rows = sorted((r for r in results if r["sampler"] == sampler and r["guidance"] == guidance), key=lambda r: r["steps"])
+        axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker, label=f"{sampler} (guidance {guidance:g})")
         for r in rows:
             axes.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     guided = [r for r in results if r["sampler"] == "dpm++" and r["steps"] == 25]

@@ -163,24 +163,28 @@ def write_temporal(report: Report, generated: dict) -> None:
 
 
 def write_sampler_study(report: Report, service: SceneService, space: suite.FeatureSpace, size: suite.ReportSize, grid) -> None:
-    asked = [suite.conditions_of(c) for c in suite.real_clips(grid, suite.CONDITIONS, size.sampler_scenes)]
+    clips = suite.real_clips(grid, suite.CONDITIONS, size.sampler_scenes)
+    asked = [suite.conditions_of(c) for c in clips]
     configs = [SamplerSettings(sampler, steps) for sampler in ("dpm++", "ddim") for steps in (10, 25, 50)]
-    configs += [SamplerSettings("dpm++", 25, scale) for scale in (1.0, 3.0, 4.0)]
+    configs += [SamplerSettings("dpm++", 25, scale) for scale in (1.0, 2.0, 3.0, 4.0, 6.0) if scale != DEFAULT.guidance_scale]
     results = []
     for settings in [SamplerSettings("ddpm", size.reference_steps), *configs]:
         generated = suite.generate_set(service, asked, settings, frames=grid.frames)
         measured = space.compare([s.labels for s in generated.scenes])
+        followed = suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True)
         results.append({"sampler": settings.sampler, "steps": settings.steps, "guidance": settings.guidance_scale,
-                        "seconds": generated.seconds_per_scene, **_plain(measured)})
-    plot_sampler_study(results, report.out / "sampler_study.png")
+                        "seconds": generated.seconds_per_scene, **_plain(measured), **followed})
+    plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT.guidance_scale)
     default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"]) == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale))
     ratio = default["volume_fsd"] / max(results[0]["volume_fsd"], 1e-9)
     report.section("Sampler study", f"The same {size.sampler_scenes} conditional requests (command + trajectory + layout) "
-                   f"and seeds for every sampler. The default is {DEFAULT.sampler} {DEFAULT.steps} steps, "
+                   f"and seeds for every sampler: quality and adherence (layout IoU, median final error of the ego "
+                   f"car, command accuracy). The default is {DEFAULT.sampler} {DEFAULT.steps} steps, "
                    f"guidance {DEFAULT.guidance_scale}.")
-    report.table(["sampler", "steps", "guidance", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall"],
+    report.table(["sampler", "steps", "guidance", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall", "layout IoU",
+                  "final error m", "command accuracy"],
                  [[r["sampler"], r["steps"], r["guidance"], r["seconds"], r["volume_fsd"], r["volume_ksd"], r["precision"],
-                   r["recall"]] for r in results])
+                   r["recall"], r["layout_iou"], r["final_error_m"], r["command_accuracy"]] for r in results])
     report.lines.append(f"\nDefault FSD / DDPM-{size.reference_steps} FSD: **{ratio:.3f}** (target ≤ 1.05), at "
                         f"{default['seconds']:.1f} s against {results[0]['seconds']:.1f} s per scene."
                         "\n\n![sampler study](sampler_study.png)")
