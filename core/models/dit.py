@@ -4,8 +4,9 @@ The rollout (B, C, X'+T'+Z', Y'+Z'+T') is cut into p×p patches; patches that ar
 dropped before the transformer and come back as zeros after it. Positions are fixed 2D sin-cos over
 the full rollout grid. Conditioning is **per token**: c = timestep + trajectory + command (one vector
 per sample, broadcast) + earlier-clip tokens + layout tokens + vehicle-occupancy tokens + the ego car's
-footprints along the trajectory (one vector per token); every block modulates its LayerNorms with shift / scale / gate from c (adaLN-Zero: the
-gates and the output layer start at zero, so a fresh model predicts exactly zero noise).
+footprints along the trajectory (one vector per token); every block modulates its LayerNorms with
+shift / scale / gate from c (adaLN-Zero: the gates and the output layer start at zero, so a fresh model
+predicts exactly zero noise).
 
 A full W→6W modulation per token per block doubled the cost of a step on the CPU, so the modulation is
 factorised: the per-sample part of c goes through a W→6W layer once per sample, the per-token part
@@ -183,9 +184,10 @@ class HexPlaneDiT(nn.Module):
 
     @torch.no_grad()
     def forget_token_conditions(self) -> None:
-        """Fold what the absent per-token conditions (layout, vehicles, earlier clip, ego footprints) contribute to every
-        modulation into its bias, and zero the per-token weights: the model computes exactly what it did
-        with those conditions absent, and ignores them when present until it learns them again."""
+        """Fold what the absent per-token conditions (layout, vehicles, earlier clip, ego footprints)
+        contribute to every modulation into its bias, and zero the per-token weights: the model computes
+        exactly what it did with those conditions absent, and ignores them when present until it learns
+        them again."""
         absent = self.encode_conditions(DiTConditions(), 1)
         for modulation in [*(block.modulation for block in self.blocks), self.final.modulation]:
             modulation.from_sample.bias += modulation.from_tokens(absent.tokens[0, 0])

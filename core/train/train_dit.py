@@ -5,10 +5,10 @@ dropped independently with probability `condition_dropout` per sample (the vehic
 person rarely gives, with `vehicles_dropout`), and all of them together with `joint_dropout`, so the
 model learns every combination a person can ask for, and the unconditional case that classifier-free
 guidance needs. (Independent drops alone train "everything absent" almost never: the guidance's
-unconditional branch was then an untrained input.) Latents are
-normalised per channel with the cache's statistics (stored in the model's config). ε-prediction MSE
-on the non-padding cells of the rollout, AdamW, EMA of the weights (the shipped weights), bf16
-autocast where supported, resumable training state, DDP under torchrun like the VAE.
+unconditional branch was then an untrained input.) Latents are normalised per channel with the cache's
+statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout,
+AdamW, EMA of the weights (the shipped weights), bf16 autocast where supported, resumable training
+state, DDP under torchrun like the VAE.
 
 Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
 float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
