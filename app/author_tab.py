@@ -42,7 +42,8 @@ def layout(service: SceneService) -> SimpleNamespace:
                 ui.start_example = gr.Button("Start from the example", size="sm")
                 ui.start_result = gr.Button("Start from the current result", size="sm", elem_id="start-from-result")
         with gr.Column(scale=5, min_width=340):
-            gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up.")
+            gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up. No path and no "
+                        "layout: the chosen command drives a typical path of it.")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
                                   elem_id="trajectory", label="what the model receives")
             with gr.Row():

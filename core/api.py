@@ -77,10 +77,12 @@ class SceneGenerator:
         return Layout(generate_clip(int(seed), grid=self.scene_grid()).layout.static)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> OccupancySequence:
-        """A new scene from conditions; its metadata holds the recipe that makes it again."""
-        from core.generation import generate_scene, recipe_for
+        """A new scene from conditions (a command alone drives a typical path of it: `GenerationRequest`);
+        its metadata holds the recipe that makes it again."""
+        from core.generation import generate_scene, recipe_for, with_command_path
 
         pipeline = self._load()
+        request = with_command_path(request, pipeline.vae.config.frames)
         scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
         scene.metadata["recipe"] = recipe_for(request, self._hashes)
         return scene

@@ -5,8 +5,10 @@
     python -m core.generate --recipe scene_recipe.json --out again.npz
     python -m core.generate --inpaint source.npz --mask mask.png [--mask-frames 4:12] --out repaired.npz
 
-Layout and mask pictures are bird's-eye images (+X up, +Y left), resized to the grid. Writes the
-scene `.npz` (with its recipe in the metadata) and the recipe alone beside it as `<out>.recipe.json`.
+A command alone (no trajectory, no layout) is driven along a typical path of that command, drawn with
+the seed and kept in the recipe (`--no-path`: the command alone). Layout and mask pictures are
+bird's-eye images (+X up, +Y left), resized to the grid. Writes the scene `.npz` (with its recipe in
+the metadata) and the recipe alone beside it as `<out>.recipe.json`.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> Path:
         mask = mask_from_image(_read_picture(args.mask), source.grid)
         scene = service.inpaint(source, mask, settings, frames=_frame_range(args.mask_frames), on_progress=_progress())
     else:
-        scene = service.generate(GenerationRequest(_conditions(args, service), settings, args.frames), _progress())
+        request = GenerationRequest(_conditions(args, service), settings, args.frames, command_path=not args.no_path)
+        scene = service.generate(request, _progress())
     out = Path(service.save_scene(scene, args.out))
     recipe = scene.metadata.get("recipe") or scene.metadata.get("inpainting")
     out.with_suffix(".recipe.json").write_text(json.dumps(recipe, indent=1))
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", help="static, forward, left or right")
     parser.add_argument("--layout", help="bird's-eye layout picture (palette colours)")
     parser.add_argument("--trajectory", help="trajectory JSON: {'poses': [[x, y, yaw], ...]} or {'waypoints': ...}")
+    parser.add_argument("--no-path", action="store_true",
+                        help="a --command without --trajectory or --layout is driven along a typical path of that "
+                             "command (seeded by --seed); this gives the model the command alone")
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
     parser.add_argument("--sampler", default="dpm++", help="dpm++, ddim or ddpm")
     parser.add_argument("--steps", type=int, default=25)

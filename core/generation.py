@@ -10,6 +10,8 @@ that regenerates it bit for bit with the same checkpoints.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -57,6 +59,20 @@ def check_request(request: GenerationRequest, clip_frames: int) -> None:
     trajectory = request.conditions.trajectory
     if trajectory is not None and trajectory.num_frames != request.frames:
         raise InputError(f"trajectory must have {request.frames} poses for {request.frames} frames, got {trajectory.num_frames}")
+
+
+def with_command_path(request: GenerationRequest, clip_frames: int) -> GenerationRequest:
+    """The request with a typical path of its command when it has a command but no trajectory and no
+    layout (a drawn layout decides where the roads are, so no path is made up for it)."""
+    from core.data.procedural import FRAME_INTERVAL
+    from core.data.scenario import typical_path
+
+    given = request.conditions
+    if not request.command_path or given.command is None or given.trajectory is not None or given.layout is not None:
+        return request
+    path = typical_path(given.command, frames=request.frames, clip_frames=clip_frames, frame_interval=FRAME_INTERVAL,
+                        seed=request.sampler.seed)
+    return replace(request, conditions=replace(given, trajectory=path))
 
 
 def generate_scene(pipeline: LatentPipeline, grid: GridSpec, request: GenerationRequest,

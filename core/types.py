@@ -259,11 +259,16 @@ class SamplerSettings:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A scene to generate: conditions, sampler settings and the number of frames (16 per clip)."""
+    """A scene to generate: conditions, sampler settings and the number of frames (16 per clip).
+
+    `command_path`: a command given without a trajectory or a layout is driven along a typical path of
+    that command (drawn with the sampler's seed, recorded in the recipe); False leaves the model the
+    command alone, which steers the ego car far less (the evaluation report measures both)."""
 
     conditions: Conditions
     sampler: SamplerSettings
     frames: int = 16
+    command_path: bool = True
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 from core.data.city import LANE_WIDTH, Road
 from core.data.palette import CLASS
 from core.data.traffic import Agent, Path, SpeedProfile, straight_path, turn_path, walk_path
-from core.types import Command
+from core.types import Command, Trajectory
 
 EGO_LENGTH, EGO_WIDTH = 4.6, 1.9
 
@@ -37,6 +37,23 @@ def plan_ego(rng: np.random.Generator, command: Command, duration: float) -> Pla
         if plan is not None:
             return plan
     raise RuntimeError(f"could not plan a {command.name} drive")  # unreachable in practice
+
+
+def typical_path(command: Command, *, frames: int, clip_frames: int, frame_interval: float, seed: int) -> Trajectory:
+    """A drive of `frames` frames that realises `command` in its first clip, as the city plans its own
+    ego drives (so it is a path the models saw in training): (T, 3) relative to frame 0. Seeds that
+    the planner realises as another command (a turn that starts too late) are skipped."""
+    from core.conditions.command import command_from_trajectory
+    from core.conditions.drawings import relative_to_first
+
+    times = np.arange(frames) * frame_interval
+    for attempt in range(100):
+        rng = np.random.default_rng([int(seed), attempt])
+        poses = plan_ego(rng, command, (clip_frames - 1) * frame_interval).ego.poses(times)
+        trajectory = relative_to_first(poses)
+        if command_from_trajectory(Trajectory(trajectory.poses[:clip_frames])) is command:
+            return trajectory
+    raise RuntimeError(f"could not plan a {command.name} path")  # unreachable in practice
 
 
 def _try_plan(rng: np.random.Generator, command: Command, duration: float) -> Plan | None:

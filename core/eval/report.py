@@ -23,6 +23,7 @@ from core.eval.recon import evaluate_reconstruction
 from core.types import Conditions, SamplerSettings, SceneService
 
 DEFAULT = SamplerSettings()
+COMMAND_ALONE = "command only, no path (the command embedding alone)"
 
 
 @dataclass
@@ -74,9 +75,11 @@ def write_quality(report: Report, service: SceneService, space: suite.FeatureSpa
         "unconditional": [Conditions()] * size.generated,
         "command + trajectory + layout": [suite.conditions_of(c) for c in asked],
         "command only": [suite.conditions_of(c, trajectory=False, layout=False) for c in asked],
+        COMMAND_ALONE: [suite.conditions_of(c, trajectory=False, layout=False) for c in asked],
         "layout only": [suite.conditions_of(c, command=False, trajectory=False) for c in asked],
     }
-    sets = {name: suite.generate_set(service, wanted, DEFAULT, frames=grid.frames) for name, wanted in sets.items()}
+    sets = {name: suite.generate_set(service, wanted, DEFAULT, frames=grid.frames, command_path=name != COMMAND_ALONE)
+            for name, wanted in sets.items()}
     floor = space.compare([c.scene.labels for c in floor_clips])
     rows = [_quality_row("real vs real (floor)", floor)]
     numbers = {"floor": _plain(floor)}
@@ -99,7 +102,8 @@ def write_adherence(report: Report, generated: dict) -> None:
     rows, numbers = [], {}
     keys = ("layout_iou", "final_error_m", "heading_error_deg", "command_accuracy", "on_road", "collisions")
     for name, layout, trajectory, command in (("command + trajectory + layout", True, True, True),
-                                              ("command only", False, False, True), ("layout only", True, False, False)):
+                                              ("command only", False, False, True), (COMMAND_ALONE, False, False, True),
+                                              ("layout only", True, False, False)):
         measured = suite.adherence_summary(sets[name].scenes, asked, layout=layout, trajectory=trajectory, command=command)
         numbers[name] = measured
         rows.append([name, *(measured.get(key, "–") for key in keys)])
@@ -107,7 +111,9 @@ def write_adherence(report: Report, generated: dict) -> None:
     rows.insert(0, ["real scenes (the metric's own error)", *(truth[key] for key in keys)])
     report.section("Condition adherence", "Layout: bird's-eye IoU of the drawn layout and the generated frame 0 (mean over "
                    "drawn classes). Trajectory: the ego car tracked in the generated scene vs the requested path "
-                   "(median final position error over 16 frames). Command: derived from the tracked motion.")
+                   "(median final position error over 16 frames). Command: derived from the tracked motion. A command "
+                   "without a path or layout is driven along a typical path of that command (the app's and the "
+                   "CLI's default); the model's command embedding alone is the row below it.")
     report.table(["set", "layout IoU", "final error m", "heading error °", "command accuracy", "on road", "collisions"], rows)
     report.numbers["adherence"] = {"truth": truth, **numbers}
 

@@ -98,13 +98,15 @@ class GeneratedSet:
     seconds_per_scene: float
 
 
-def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int) -> GeneratedSet:
-    """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed`."""
+def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int,
+                 command_path: bool = True) -> GeneratedSet:
+    """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed` (`command_path`: see
+    `GenerationRequest`)."""
     scenes, started = [], time.perf_counter()
     label = f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g}, {frames} frames"
     for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
         sampler = SamplerSettings(settings.sampler, settings.steps, settings.guidance_scale, settings.seed + index)
-        scenes.append(service.generate(GenerationRequest(wanted, sampler, frames)))
+        scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path)))
     return GeneratedSet(scenes, (time.perf_counter() - started) / max(len(conditions), 1))
 
 

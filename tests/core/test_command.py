@@ -36,3 +36,17 @@ def test_yaw_wraparound_is_a_small_turn():
     poses[:, 2] += np.pi - 0.05  # heading crosses the ±π seam
     poses[:, 2] = (poses[:, 2] + np.pi) % (2 * np.pi) - np.pi
     assert command_from_trajectory(Trajectory(poses)) is Command.FORWARD
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_typical_path_realises_its_command(command):
+    from core.data.scenario import typical_path
+
+    path = typical_path(command, frames=32, clip_frames=16, frame_interval=0.2, seed=3)
+    assert path.poses.shape == (32, 3) and np.allclose(path.poses[0], 0.0)
+    assert command_from_trajectory(Trajectory(path.poses[:16])) is command
+    again = typical_path(command, frames=32, clip_frames=16, frame_interval=0.2, seed=3)
+    assert np.array_equal(path.poses, again.poses)
+    if command is not Command.STATIC:
+        other = typical_path(command, frames=32, clip_frames=16, frame_interval=0.2, seed=4)
+        assert not np.allclose(path.poses, other.poses)

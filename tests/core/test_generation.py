@@ -59,6 +59,21 @@ def test_recipe_regenerates_bit_for_bit(service):
     assert other_seed.metadata["recipe"]["sampler"]["seed"] == 6
 
 
+def test_a_command_alone_drives_a_typical_path_kept_in_the_recipe(service):
+    from core.conditions.command import command_from_trajectory
+
+    scene = service.generate(request(command=Command.LEFT))
+    path = Trajectory(np.asarray(scene.metadata["recipe"]["conditions"]["trajectory"]))
+    assert path.num_frames == 4 and command_from_trajectory(path) is Command.LEFT
+    assert np.allclose(scene.poses[-1, :2, 3], path.poses[-1, :2])
+    assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
+    alone = service.generate(GenerationRequest(Conditions(command=Command.LEFT), SETTINGS, 4, command_path=False))
+    assert alone.metadata["recipe"]["conditions"]["trajectory"] is None
+    layout = Layout(np.ones((8, 8), np.uint8))
+    drawn = service.generate(request(command=Command.LEFT, layout=layout))
+    assert drawn.metadata["recipe"]["conditions"]["trajectory"] is None
+
+
 def test_long_scene_has_t_times_k_frames_and_world_poses(service):
     trajectory = Trajectory(np.column_stack([np.arange(8.0), np.zeros(8), np.zeros(8)]))
     scene = service.generate(request(frames=8, trajectory=trajectory))
@@ -130,6 +145,10 @@ def test_generate_cli(service, tmp_path, capsys):
     assert main(["--checkpoints", folder, "--command", "left", "--steps", "3", "--frames", "4", "--out", str(out)]) == 0
     recipe = out.with_suffix(".recipe.json")
     assert json.loads(recipe.read_text())["conditions"]["command"] == "left"
+    assert len(json.loads(recipe.read_text())["conditions"]["trajectory"]) == 4
+    alone = tmp_path / "alone.npz"
+    assert main(["--checkpoints", folder, "--command", "left", "--no-path", "--steps", "3", "--frames", "4", "--out", str(alone)]) == 0
+    assert json.loads(alone.with_suffix(".recipe.json").read_text())["conditions"]["trajectory"] is None
     again = tmp_path / "b.npz"
     assert main(["--checkpoints", folder, "--recipe", str(recipe), "--out", str(again)]) == 0
     assert np.array_equal(np.load(out)["labels"], np.load(again)["labels"])
