@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> Path:
     from core.conditions.drawings import mask_from_image
     
     service = SceneGenerator(checkpoints=args.checkpoints, device=args.device)
-    settings = SamplerSettings(args.sampler, args.steps, args.guidance, args.seed)
+    settings = SamplerSettings(args.sampler, args.steps, args.guidance, args.seed, args.guidance_from)
     if args.recipe:
         try:
             recipe = json.loads(Path(args.recipe).read_text())
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampler", default="dpm++", help="dpm++, ddim or ddpm")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=SamplerSettings().guidance_scale, help="classifier-free guidance scale")
+    parser.add_argument("--guidance-from", type=int, default=SamplerSettings().guidance_from,
+                        help="timestep where guidance starts (0..999; 999: every step); noisier steps take the "
+                             "conditional prediction alone")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", help="regenerate the scene a recipe JSON describes")
     parser.add_argument("--inpaint", help="scene .npz to repair")

@@ -85,8 +85,7 @@ def generate_scene(pipeline: LatentPipeline, grid: GridSpec, request: Generation
     for clip in range(clips):
         conditions = to_dit_conditions(clip_conditions(request, clip, clip_frames), pipeline.dit.config, grid.cells,
                                        earlier=earlier, device=pipeline.device)
-        settings = SamplerSettings(request.sampler.sampler, request.sampler.steps, request.sampler.guidance_scale,
-                                   (request.sampler.seed + clip) % 2**31)
+        settings = replace(request.sampler, seed=(request.sampler.seed + clip) % 2**31)
         rolled = pipeline.sample(conditions, settings, callback=_sampling_progress(on_progress, clip, clips))
         _report(on_progress, "decoding", clip + 1, clips)
         labels.append(pipeline.decode(rolled))
@@ -194,7 +193,8 @@ def recipe_for(request: GenerationRequest, checkpoints: dict[str, str]) -> dict:
     return {
         "version": RECIPE_VERSION, "mode": "generate", "frames": request.frames,
         "sampler": {"sampler": request.sampler.sampler, "steps": request.sampler.steps,
-                    "guidance_scale": request.sampler.guidance_scale, "seed": request.sampler.seed},
+                    "guidance_scale": request.sampler.guidance_scale, "seed": request.sampler.seed,
+                    "guidance_from": request.sampler.guidance_from},
         "conditions": {
             "command": _command_name(conditions.command),
             "trajectory": None if conditions.trajectory is None else conditions.trajectory.poses.tolist(),
@@ -221,7 +221,7 @@ def request_from_recipe(recipe: dict, grid: GridSpec) -> GenerationRequest:
             layout = Layout(np.asarray(given["layout"], dtype=np.uint8), vehicles)
         trajectory = None if given.get("trajectory") is None else Trajectory(np.asarray(given["trajectory"], dtype=np.float64))
         command = None if given.get("command") is None else Command.parse(given["command"])
-        return GenerationRequest(Conditions(command, trajectory, layout), SamplerSettings(**recipe["sampler"]),
-                                 int(recipe["frames"]))
+        sampler = SamplerSettings(**{"guidance_from": None, **recipe["sampler"]})  # recipes before it: every step
+        return GenerationRequest(Conditions(command, trajectory, layout), sampler, int(recipe["frames"]))
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"malformed recipe: {error}") from None

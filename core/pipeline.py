@@ -51,8 +51,9 @@ class LatentPipeline:
         latent = unroll(rolled * self.std + self.mean, self.dit.config.latent_sizes)
         return self.vae.decode(latent).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
 
-    def denoiser(self, conditions: DiTConditions, guidance_scale: float):
-        """The DiT as a guided `denoise_fn`; conditions are encoded once for all steps."""
+    def denoiser(self, conditions: DiTConditions, guidance_scale: float, guidance_from: int | None = None):
+        """The DiT as a guided `denoise_fn` (guidance from timestep `guidance_from` down; None: at every
+        step); conditions are encoded once for all steps."""
         conditional = self.dit.encode_conditions(conditions, 1)
         unconditional = self.dit.encode_conditions(DiTConditions(), 1)
 
@@ -66,7 +67,7 @@ class LatentPipeline:
                                  torch.cat([c.tokens.expand(1, tokens, -1) for c in picked]), inputs)
             return self.dit(x_t, t, code)
 
-        return batched_guidance(model_fn, guidance_scale)
+        return batched_guidance(model_fn, guidance_scale, start=guidance_from)
 
     @torch.no_grad()
     def sample(
@@ -76,7 +77,7 @@ class LatentPipeline:
         """A normalised rollout (1, C, H, W); with `known` / `known_mask`, the known cells are kept."""
         generator = torch.Generator(device=self.device).manual_seed(int(settings.seed))
         x_T = torch.randn((1, *self.shape), generator=generator, device=self.device)
-        denoise_fn = self.denoiser(conditions, settings.guidance_scale)
+        denoise_fn = self.denoiser(conditions, settings.guidance_scale, settings.guidance_from)
         if known is not None:
             denoise_fn = inpainting(denoise_fn, self.schedule, known, known_mask, generator=generator)
         steps = None if settings.sampler == "ddpm" and settings.steps >= 1000 else settings.steps

@@ -239,12 +239,16 @@ SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "ddim", "ddpm")
 @dataclass(frozen=True)
 class SamplerSettings:
     """How to sample: sampler, number of steps, classifier-free guidance scale (default from the report's
-    sampler study: guidance 4 follows the path far better than 2 at the same scene distance), seed."""
+    sampler study: guidance 4 follows the path far better than 2 at the same scene distance), seed, and
+    `guidance_from`: the timestep (of 1000, counted down) where guidance starts; at noisier steps the
+    conditional prediction is used alone (None: guidance at every step). Default 500, from
+    `bench/guidance_interval.py`: a lower scene distance than guidance at every step, same adherence."""
 
     sampler: str = "dpm++"
     steps: int = 25
     guidance_scale: float = 4.0
     seed: int = 0
+    guidance_from: int | None = 500
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLER_NAMES:
@@ -255,6 +259,8 @@ class SamplerSettings:
             raise InputError(f"guidance scale must be in 0..20, got {self.guidance_scale}")
         if not 0 <= int(self.seed) < 2**31:
             raise InputError(f"seed must be in 0..{2**31 - 1}, got {self.seed}")
+        if self.guidance_from is not None and not 0 <= int(self.guidance_from) <= 999:
+            raise InputError(f"guidance_from must be a timestep in 0..999 or None, got {self.guidance_from}")
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,20 @@ def classifier_free_guidance(conditional: DenoiseFn, unconditional: DenoiseFn, s
     return guided
 
 
-def batched_guidance(model_fn: GuidedModelFn, scale: float) -> DenoiseFn:
+def batched_guidance(model_fn: GuidedModelFn, scale: float, *, start: int | None = None) -> DenoiseFn:
     """Classifier-free guidance from one model call on a doubled batch (2B, ...): the first half with
-    the conditions, the second without. Equal to `classifier_free_guidance` over the two single calls."""
+    the conditions, the second without. Equal to `classifier_free_guidance` over the two single calls.
+
+    `start`: guidance only at timesteps t ≤ start; noisier steps take the conditional prediction alone
+    (guidance in a limited interval, Kynkäänniemi et al. 2024: at high noise it pulls every sample
+    towards the same few modes and costs quality; later it still steers the details)."""
     _check_scale(scale)
 
     def single(x_t: torch.Tensor, t: torch.Tensor, use_condition: bool) -> torch.Tensor:
         flags = torch.full((x_t.shape[0],), use_condition, dtype=torch.bool, device=x_t.device)
         return model_fn(x_t, t, flags)
 
-    def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def everywhere(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if scale in (0, 1):
             return single(x_t, t, use_condition=scale == 1)
         batch = x_t.shape[0]
@@ -56,6 +60,13 @@ def batched_guidance(model_fn: GuidedModelFn, scale: float) -> DenoiseFn:
         eps = model_fn(torch.cat([x_t, x_t]), torch.cat([t, t]), flags)  # (2B, ...)
         eps_conditional, eps_unconditional = eps[:batch], eps[batch:]
         return eps_unconditional + scale * (eps_conditional - eps_unconditional)
+
+    def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if start is None or bool((t <= start).all()):
+            return everywhere(x_t, t)
+        noisy = (t > start).reshape(-1, *([1] * (x_t.ndim - 1)))
+        conditional_only = single(x_t, t, use_condition=True)
+        return conditional_only if bool(noisy.all()) else torch.where(noisy, conditional_only, everywhere(x_t, t))
 
     return guided
 

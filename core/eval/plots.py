@@ -30,19 +30,26 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
     return path
 
 
-def plot_sampler_study(results: list[dict], path: Path, guidance: float) -> Path:
-    """Scene distance against seconds per scene, one line per sampler (steps) at the default `guidance`,
-    other guidance scales as separate points."""
+def plot_sampler_study(results: list[dict], path: Path, guidance: float, guidance_from: int | None) -> Path:
+    """Scene distance against seconds per scene, one line per sampler (steps) at the default `guidance`
+    (from timestep `guidance_from`), other guidance scales and starts as separate points."""
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
+    usual = [r for r in results if r.get("guidance_from") == guidance_from]
     for sampler, marker in (("dpm++", "o"), ("ddim", "s")):
-        rows = sorted((r for r in results if r["sampler"] == sampler and r["guidance"] == guidance), key=lambda r: r["steps"])
+        rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == guidance), key=lambda r: r["steps"])
         axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker, label=f"{sampler} (guidance {guidance:g})")
         for r in rows:
             axes.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    guided = [r for r in results if r["sampler"] == "dpm++" and r["steps"] == 25]
+    guided = [r for r in usual if r["sampler"] == "dpm++" and r["steps"] == 25]
     axes.scatter([r["seconds"] for r in guided], [r["volume_fsd"] for r in guided], marker="x", color="black", label="dpm++ 25, guidance")
     for r in guided:
         axes.annotate(f"g{r['guidance']:g}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    starts = [r for r in results if r.get("guidance_from") != guidance_from]
+    axes.scatter([r["seconds"] for r in starts], [r["volume_fsd"] for r in starts], marker="+", color="tab:red",
+                 label=f"dpm++ 25, guidance {guidance:g} from t")
+    for r in starts:
+        axes.annotate(f"t≤{r['guidance_from']}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4),
+                      fontsize=8, color="tab:red")
     ddpm = [r for r in results if r["sampler"] == "ddpm"]
     for r in ddpm:
         axes.axhline(r["volume_fsd"], color="grey", linestyle="--", linewidth=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,7 @@ def write_quality(report: Report, service: SceneService, space: suite.FeatureSpa
         numbers[name] = {**_plain(measured), "seconds_per_scene": generated.seconds_per_scene}
     report.section("Sample quality", f"Scene distances of {size.generated} scenes per set to {size.reference} real "
                    f"procedural test scenes; the floor is {size.generated} other real scenes. Default sampler: "
-                   f"{DEFAULT.sampler} {DEFAULT.steps} steps, guidance {DEFAULT.guidance_scale}.")
+                   f"{_describe(DEFAULT)}.")
     report.table(QUALITY_HEADER, rows)
     ratio = numbers["command + trajectory + layout"]["volume_fsd"] / max(numbers["floor"]["volume_fsd"], 1e-9)
     report.lines.append(f"\nConditional FSD / floor: **{ratio:.2f}×** (target ≤ 2×).")
@@ -173,28 +173,37 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
     asked = [suite.conditions_of(c) for c in clips]
     configs = [SamplerSettings(sampler, steps) for sampler in ("dpm++", "ddim") for steps in (10, 25, 50)]
     configs += [SamplerSettings("dpm++", 25, scale) for scale in (1.0, 2.0, 3.0, 4.0, 6.0) if scale != DEFAULT.guidance_scale]
+    configs += [replace(DEFAULT, guidance_from=start) for start in (999, 700, 300) if start != DEFAULT.guidance_from]
     results = []
     for settings in [SamplerSettings("ddpm", size.reference_steps), *configs]:
         generated = suite.generate_set(service, asked, settings, frames=grid.frames)
         measured = space.compare([s.labels for s in generated.scenes])
         followed = suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True)
         results.append({"sampler": settings.sampler, "steps": settings.steps, "guidance": settings.guidance_scale,
-                        "seconds": generated.seconds_per_scene, **_plain(measured), **followed})
-    plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT.guidance_scale)
-    default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"]) == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale))
+                        "guidance_from": settings.guidance_from, "seconds": generated.seconds_per_scene, **_plain(measured), **followed})
+    plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT.guidance_scale, DEFAULT.guidance_from)
+    default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"], r["guidance_from"])
+                   == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale, DEFAULT.guidance_from))
     ratio = default["volume_fsd"] / max(results[0]["volume_fsd"], 1e-9)
     report.section("Sampler study", f"The same {size.sampler_scenes} conditional requests (command + trajectory + layout) "
                    f"and seeds for every sampler: quality and adherence (layout IoU, median final error of the ego "
-                   f"car, command accuracy). The default is {DEFAULT.sampler} {DEFAULT.steps} steps, "
-                   f"guidance {DEFAULT.guidance_scale}.")
-    report.table(["sampler", "steps", "guidance", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall", "layout IoU",
+                   f"car, command accuracy). The default is {_describe(DEFAULT)}. Guidance from t: guidance only "
+                   "at timesteps ≤ t (of 1000, counted down; 999 = every step), the conditional prediction alone "
+                   "before.")
+    report.table(["sampler", "steps", "guidance", "guidance from t", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall", "layout IoU",
                   "final error m", "command accuracy"],
-                 [[r["sampler"], r["steps"], r["guidance"], r["seconds"], r["volume_fsd"], r["volume_ksd"], r["precision"],
+                 [[r["sampler"], r["steps"], r["guidance"], r["guidance_from"], r["seconds"], r["volume_fsd"], r["volume_ksd"], r["precision"],
                    r["recall"], r["layout_iou"], r["final_error_m"], r["command_accuracy"]] for r in results])
     report.lines.append(f"\nDefault FSD / DDPM-{size.reference_steps} FSD: **{ratio:.3f}** (target ≤ 1.05), at "
                         f"{default['seconds']:.1f} s against {results[0]['seconds']:.1f} s per scene."
                         "\n\n![sampler study](sampler_study.png)")
     report.numbers["sampler_study"] = results
+
+
+def _describe(settings: SamplerSettings) -> str:
+    every = settings.guidance_from is None or settings.guidance_from >= 999
+    return (f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g} "
+            + ("at every step" if every else f"from t = {settings.guidance_from}"))
 
 
 def _plain(measured: dict) -> dict:

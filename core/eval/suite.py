@@ -11,7 +11,7 @@ recall use the full features.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -104,8 +104,10 @@ def generate_set(service: SceneService, conditions: list[Conditions], settings: 
     `GenerationRequest`)."""
     scenes, started = [], time.perf_counter()
     label = f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g}, {frames} frames"
+    if settings.guidance_from is not None:
+        label += f", guidance from t={settings.guidance_from}"
     for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
-        sampler = SamplerSettings(settings.sampler, settings.steps, settings.guidance_scale, settings.seed + index)
+        sampler = replace(settings, seed=settings.seed + index)
         scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path)))
     return GeneratedSet(scenes, (time.perf_counter() - started) / max(len(conditions), 1))
 

@@ -1,6 +1,8 @@
 """Generation through SceneGenerator with tiny random-weight bundles: shapes, recipes, long scenes,
 inpainting, and clear errors for bad requests."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,14 @@ def test_recipe_regenerates_bit_for_bit(service):
     assert np.array_equal(first.labels, again.labels)
     other_seed = service.generate(GenerationRequest(Conditions(command=Command.FORWARD), SamplerSettings(steps=4, seed=6), 4))
     assert other_seed.metadata["recipe"]["sampler"]["seed"] == 6
+    wanted = Conditions(Command.FORWARD, trajectory, layout)
+    every_step = service.generate(GenerationRequest(wanted, replace(SETTINGS, guidance_from=None), 4))
+    assert every_step.metadata["recipe"]["sampler"]["guidance_from"] is None
+    assert first.metadata["recipe"]["sampler"]["guidance_from"] == SETTINGS.guidance_from
+    assert not np.array_equal(every_step.labels, first.labels)
+    recipe = every_step.metadata["recipe"]
+    older = {**recipe, "sampler": {k: v for k, v in recipe["sampler"].items() if k != "guidance_from"}}
+    assert np.array_equal(service.generate_from_recipe(older).labels, every_step.labels)  # made before the field
 
 
 def test_a_command_alone_drives_a_typical_path_kept_in_the_recipe(service):
@@ -112,6 +122,8 @@ def test_bad_inputs_that_fail_before_a_request():
         Command.parse("backwards")
     with pytest.raises(InputError, match="unknown sampler"):
         SamplerSettings(sampler="euler")
+    with pytest.raises(InputError, match="guidance_from must be a timestep"):
+        SamplerSettings(guidance_from=1000)
 
 
 def test_bad_masks_and_scenes(service):
