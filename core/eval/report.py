@@ -88,7 +88,8 @@ def write_quality(report: Report, service: SceneService, space: suite.FeatureSpa
         rows.append(_quality_row(name, measured))
         numbers[name] = {**_plain(measured), "seconds_per_scene": generated.seconds_per_scene}
     report.section("Sample quality", f"Scene distances of {size.generated} scenes per set to {size.reference} real "
-                   f"procedural test scenes; the floor is {size.generated} other real scenes. Default sampler: "
+                   f"procedural test scenes; the floor is {size.generated} other real scenes (the Fréchet estimate grows as "
+                   "sets shrink: compare a set with the floor of the same run). Default sampler: "
                    f"{_describe(DEFAULT)}.")
     report.table(QUALITY_HEADER, rows)
     ratio = numbers["command + trajectory + layout"]["volume_fsd"] / max(numbers["floor"]["volume_fsd"], 1e-9)
