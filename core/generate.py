@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", help="bird's-eye layout picture (palette colours)")
     parser.add_argument("--trajectory", help="trajectory JSON: {'poses': [[x, y, yaw], ...]} or {'waypoints': ...}")
     parser.add_argument("--no-path", action="store_true",
-                        help="a --command without --trajectory or --layout is driven along a typical path of that "
-                             "command (seeded by --seed); this gives the model the command alone")
+                        help="give the model the --command alone (by default a command without --trajectory or "
+                             "--layout is driven along a typical path of it, drawn with --seed)")
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
     parser.add_argument("--sampler", default="dpm++", help="dpm++, ddim or ddpm")
     parser.add_argument("--steps", type=int, default=25)
