@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> Path:
     from core.conditions.drawings import mask_from_image
     
     service = SceneGenerator(checkpoints=args.checkpoints, device=args.device)
-    settings = SamplerSettings(args.sampler, args.steps, args.guidance, args.seed, args.guidance_from)
+    settings = SamplerSettings(sampler=args.sampler, steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
+                               guidance_from=args.guidance_from)
     if args.recipe:
         try:
             recipe = json.loads(Path(args.recipe).read_text())

@@ -62,11 +62,13 @@ def check_request(request: GenerationRequest, clip_frames: int) -> None:
 
 
 def with_command_path(request: GenerationRequest, clip_frames: int) -> GenerationRequest:
-    """The request with a typical path of its command when it has a command but no trajectory and no
-    layout (a drawn layout decides where the roads are, so no path is made up for it)."""
+    """The request with a typical path of its command when `request.command_path` is set and it has a
+    command but no trajectory and no layout (a drawn layout decides where the roads are, so no path is
+    made up for it)."""
     from core.data.procedural import FRAME_INTERVAL
     from core.data.scenario import typical_path
 
+    check_request(request, clip_frames)
     given = request.conditions
     if not request.command_path or given.command is None or given.trajectory is not None or given.layout is not None:
         return request
@@ -222,6 +224,7 @@ def request_from_recipe(recipe: dict, grid: GridSpec) -> GenerationRequest:
         trajectory = None if given.get("trajectory") is None else Trajectory(np.asarray(given["trajectory"], dtype=np.float64))
         command = None if given.get("command") is None else Command.parse(given["command"])
         sampler = SamplerSettings(**{"guidance_from": None, **recipe["sampler"]})  # recipes before it: every step
-        return GenerationRequest(Conditions(command, trajectory, layout), sampler, int(recipe["frames"]))
+        # a typical path, when one was drawn for a command, is already the recipe's trajectory
+        return GenerationRequest(Conditions(command, trajectory, layout), sampler, int(recipe["frames"]), command_path=False)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"malformed recipe: {error}") from None

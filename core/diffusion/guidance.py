@@ -45,14 +45,19 @@ def batched_guidance(model_fn: GuidedModelFn, scale: float, *, start: int | None
 
     `start`: guidance only at timesteps t ≤ start; noisier steps take the conditional prediction alone
     (guidance in a limited interval, Kynkäänniemi et al. 2024: at high noise it pulls every sample
-    towards the same few modes and costs quality; later it still steers the details)."""
+    towards the same few modes and costs quality; later it still steers the details). It needs one
+    timestep per batch, as the samplers send."""
     _check_scale(scale)
 
     def single(x_t: torch.Tensor, t: torch.Tensor, use_condition: bool) -> torch.Tensor:
         flags = torch.full((x_t.shape[0],), use_condition, dtype=torch.bool, device=x_t.device)
         return model_fn(x_t, t, flags)
 
-    def everywhere(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if start is not None and bool((t > start).any()):
+            if not bool((t > start).all()):
+                raise ValueError(f"guidance from t = {start} needs one timestep per batch, got {t.tolist()}")
+            return single(x_t, t, use_condition=True)  # one model call, not two
         if scale in (0, 1):
             return single(x_t, t, use_condition=scale == 1)
         batch = x_t.shape[0]
@@ -60,13 +65,6 @@ def batched_guidance(model_fn: GuidedModelFn, scale: float, *, start: int | None
         eps = model_fn(torch.cat([x_t, x_t]), torch.cat([t, t]), flags)  # (2B, ...)
         eps_conditional, eps_unconditional = eps[:batch], eps[batch:]
         return eps_unconditional + scale * (eps_conditional - eps_unconditional)
-
-    def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if start is None or bool((t <= start).all()):
-            return everywhere(x_t, t)
-        noisy = (t > start).reshape(-1, *([1] * (x_t.ndim - 1)))
-        conditional_only = single(x_t, t, use_condition=True)
-        return conditional_only if bool(noisy.all()) else torch.where(noisy, conditional_only, everywhere(x_t, t))
 
     return guided
 

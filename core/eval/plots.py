@@ -34,7 +34,7 @@ def plot_sampler_study(results: list[dict], path: Path, guidance: float, guidanc
     """Scene distance against seconds per scene, one line per sampler (steps) at the default `guidance`
     (from timestep `guidance_from`), other guidance scales and starts as separate points."""
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
-    usual = [r for r in results if r.get("guidance_from") == guidance_from]
+    usual = [r for r in results if r["guidance_from"] == guidance_from]
     for sampler, marker in (("dpm++", "o"), ("ddim", "s")):
         rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == guidance), key=lambda r: r["steps"])
         axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker, label=f"{sampler} (guidance {guidance:g})")
@@ -44,7 +44,7 @@ def plot_sampler_study(results: list[dict], path: Path, guidance: float, guidanc
     axes.scatter([r["seconds"] for r in guided], [r["volume_fsd"] for r in guided], marker="x", color="black", label="dpm++ 25, guidance")
     for r in guided:
         axes.annotate(f"g{r['guidance']:g}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    starts = [r for r in results if r.get("guidance_from") != guidance_from]
+    starts = [r for r in results if r["guidance_from"] != guidance_from]
     axes.scatter([r["seconds"] for r in starts], [r["volume_fsd"] for r in starts], marker="+", color="tab:red",
                  label=f"dpm++ 25, guidance {guidance:g} from t")
     for r in starts:

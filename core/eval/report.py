@@ -90,7 +90,7 @@ def write_quality(report: Report, service: SceneService, space: suite.FeatureSpa
     report.section("Sample quality", f"Scene distances of {size.generated} scenes per set to {size.reference} real "
                    f"procedural test scenes; the floor is {size.generated} other real scenes (the Fréchet estimate grows as "
                    "sets shrink: compare a set with the floor of the same run). Default sampler: "
-                   f"{_describe(DEFAULT)}.")
+                   f"{suite.describe(DEFAULT)}.")
     report.table(QUALITY_HEADER, rows)
     ratio = numbers["command + trajectory + layout"]["volume_fsd"] / max(numbers["floor"]["volume_fsd"], 1e-9)
     report.lines.append(f"\nConditional FSD / floor: **{ratio:.2f}×** (target ≤ 2×).")
@@ -188,7 +188,7 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
     ratio = default["volume_fsd"] / max(results[0]["volume_fsd"], 1e-9)
     report.section("Sampler study", f"The same {size.sampler_scenes} conditional requests (command + trajectory + layout) "
                    f"and seeds for every sampler: quality and adherence (layout IoU, median final error of the ego "
-                   f"car, command accuracy). The default is {_describe(DEFAULT)}. Guidance from t: guidance only "
+                   f"car, command accuracy). The default is {suite.describe(DEFAULT)}. Guidance from t: guidance only "
                    "at timesteps ≤ t (of 1000, counted down; 999 = every step), the conditional prediction alone "
                    "before.")
     report.table(["sampler", "steps", "guidance", "guidance from t", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall", "layout IoU",
@@ -199,12 +199,6 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
                         f"{default['seconds']:.1f} s against {results[0]['seconds']:.1f} s per scene."
                         "\n\n![sampler study](sampler_study.png)")
     report.numbers["sampler_study"] = results
-
-
-def _describe(settings: SamplerSettings) -> str:
-    every = settings.guidance_from is None or settings.guidance_from >= 999
-    return (f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g} "
-            + ("at every step" if every else f"from t = {settings.guidance_from}"))
 
 
 def _plain(measured: dict) -> dict:

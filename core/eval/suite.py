@@ -98,17 +98,22 @@ class GeneratedSet:
     seconds_per_scene: float
 
 
+def describe(settings: SamplerSettings) -> str:
+    """'dpm++ 25 steps, guidance 4 from t = 500' (or 'at every step')."""
+    every = settings.guidance_from is None or settings.guidance_from >= 999
+    return (f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g} "
+            + ("at every step" if every else f"from t = {settings.guidance_from}"))
+
+
 def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int,
                  command_path: bool = True) -> GeneratedSet:
     """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed` (`command_path`: see
     `GenerationRequest`)."""
     scenes, started = [], time.perf_counter()
-    label = f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g}, {frames} frames"
-    if settings.guidance_from is not None:
-        label += f", guidance from t={settings.guidance_from}"
+    label = f"{describe(settings)}, {frames} frames"
     for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
         sampler = replace(settings, seed=settings.seed + index)
-        scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path)))
+        scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path=command_path)))
     return GeneratedSet(scenes, (time.perf_counter() - started) / max(len(conditions), 1))
 
 

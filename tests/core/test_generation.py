@@ -79,6 +79,9 @@ def test_a_command_alone_drives_a_typical_path_kept_in_the_recipe(service):
     assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
     alone = service.generate(GenerationRequest(Conditions(command=Command.LEFT), SETTINGS, 4, command_path=False))
     assert alone.metadata["recipe"]["conditions"]["trajectory"] is None
+    assert np.array_equal(service.generate_from_recipe(alone.metadata["recipe"]).labels, alone.labels)
+    with pytest.raises(InputError, match="frames must be a multiple of 4"):
+        service.generate(request(frames=6, command=Command.LEFT))
     layout = Layout(np.ones((8, 8), np.uint8))
     drawn = service.generate(request(command=Command.LEFT, layout=layout))
     assert drawn.metadata["recipe"]["conditions"]["trajectory"] is None

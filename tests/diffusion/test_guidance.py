@@ -141,11 +141,13 @@ def test_guidance_from_a_timestep_leaves_noisier_steps_to_the_conditional_predic
         calls.append(use_condition.tolist())
         return toy_model(x_t, t, use_condition)
 
-    mixed = batched_guidance(model_fn, 4.0, start=100)(X_T, T)  # T = (10, 700): one guided, one not
-    everywhere = classifier_free_guidance(conditional, unconditional, 4.0)(X_T, T)
-    assert torch.equal(mixed[0], everywhere[0]) and torch.equal(mixed[1], conditional(X_T, T)[1])
+    late = batched_guidance(model_fn, 4.0, start=100)
+    quiet, noisy = torch.tensor([50, 50]), torch.tensor([800, 800])
+    assert torch.equal(late(X_T, quiet), classifier_free_guidance(conditional, unconditional, 4.0)(X_T, quiet))
     calls.clear()
-    noisy = torch.tensor([800, 900])
-    assert torch.equal(batched_guidance(model_fn, 4.0, start=100)(X_T, noisy), conditional(X_T, noisy))
+    assert torch.equal(late(X_T, noisy), conditional(X_T, noisy))
     assert calls == [[True, True]]  # one call, without the unconditional half
-    assert torch.equal(batched_guidance(model_fn, 4.0, start=999)(X_T, T), everywhere)
+    with pytest.raises(ValueError, match="one timestep per batch"):
+        late(X_T, T)  # T = (10, 700): one step each side of the start
+    everywhere = classifier_free_guidance(conditional, unconditional, 4.0)
+    assert torch.equal(batched_guidance(model_fn, 4.0, start=999)(X_T, T), everywhere(X_T, T))
