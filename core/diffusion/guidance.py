@@ -54,8 +54,9 @@ def batched_guidance(model_fn: GuidedModelFn, scale: float, *, start: int | None
         return model_fn(x_t, t, flags)
 
     def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if start is not None and bool((t > start).any()):
-            if not bool((t > start).all()):
+        noisy = torch.zeros_like(t, dtype=torch.bool) if start is None else t > start
+        if bool(noisy.any()):
+            if not bool(noisy.all()):
                 raise ValueError(f"guidance from t = {start} needs one timestep per batch, got {t.tolist()}")
             return single(x_t, t, use_condition=True)  # one model call, not two
         if scale in (0, 1):

@@ -71,11 +71,12 @@ def write_quality(report: Report, service: SceneService, space: suite.FeatureSpa
     """Unconditional and conditional sets against the floor; returns the generated sets for later sections."""
     floor_clips = suite.real_clips(grid, suite.FLOOR, size.generated)
     asked = suite.real_clips(grid, suite.CONDITIONS, size.generated)
+    commands = [suite.conditions_of(c, trajectory=False, layout=False) for c in asked]
     sets = {
         "unconditional": [Conditions()] * size.generated,
         "command + trajectory + layout": [suite.conditions_of(c) for c in asked],
-        "command only": [suite.conditions_of(c, trajectory=False, layout=False) for c in asked],
-        COMMAND_ALONE: [suite.conditions_of(c, trajectory=False, layout=False) for c in asked],
+        "command only": commands,
+        COMMAND_ALONE: commands,
         "layout only": [suite.conditions_of(c, command=False, trajectory=False) for c in asked],
     }
     sets = {name: suite.generate_set(service, wanted, DEFAULT, frames=grid.frames, command_path=name != COMMAND_ALONE)
