@@ -43,7 +43,8 @@ def layout(service: SceneService) -> SimpleNamespace:
                 ui.start_result = gr.Button("Start from the current result", size="sm", elem_id="start-from-result")
         with gr.Column(scale=5, min_width=340):
             gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up. No path and no "
-                        "layout: the chosen command drives a typical path of it.")
+                        "layout: the chosen command drives a typical path of it. After Generate, the yellow dots "
+                        "show where the model was told the car is in each frame.")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
                                   elem_id="trajectory", label="what the model receives")
             with gr.Row():
@@ -101,11 +102,11 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
             sampler = SamplerSettings(steps=int(steps), guidance_scale=float(guidance), seed=int(seed or 0))
         except (TypeError, ValueError) as error:
             raise InputError(f"sampler settings: {error}") from None
-        new, shown = authoring.generate(
+        new, shown, received = authoring.generate(
             service, session_state(request, session), current, canvas, speed=float(speed), command=command,
             sampler=sampler, frames=int(frames), camera=camera_value, on_progress=progress_reporter(progress),
         )
-        return view_outputs(new, shown)
+        return (*view_outputs(new, shown), received)
 
     ui.preview.select(guard(on_click, 2), [author, ui.canvas], [author, ui.preview], trigger_mode="multiple",
                       show_progress="hidden")
@@ -118,4 +119,4 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
     ui.start_result.click(guard(on_result, 2), [author, state], [ui.canvas, ui.preview])
     ui.dice.click(random_seed, None, ui.seed)
     inputs = [author, ui.canvas, ui.speed, ui.command, ui.frames, ui.steps, ui.guidance, ui.seed, camera, state]
-    ui.generate.click(guard(on_generate, len(view)), inputs, view)
+    ui.generate.click(guard(on_generate, len(view) + 1), inputs, [*view, ui.preview])

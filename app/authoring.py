@@ -12,18 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from app.handlers import SceneView, SessionState, present
 from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import (
-    FREE_GREY, layout_from_image, layout_image, pixel_to_metres, trajectory_from_waypoints,
+    FREE_GREY, layout_from_image, layout_image, metres_to_pixel, pixel_to_metres, trajectory_from_waypoints,
 )
 from core.data.palette import PALETTE
 from core.data.procedural import static_bev_layout
 from core.types import (
-    Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, ProgressCallback, SamplerSettings,
-    SceneService, Trajectory,
+    Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, OccupancySequence, ProgressCallback,
+    SamplerSettings, SceneService, Trajectory,
 )
 
 CANVAS = 512  # pixels a side of the enlarged bird's-eye canvas
@@ -93,8 +93,18 @@ def canvas_from_result(state: SessionState) -> tuple[np.ndarray, Layout]:
     return canvas_from_layout(layout), layout
 
 
-def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...]) -> np.ndarray:
-    """RGB picture of what the model receives: the layout on grey, the trajectory as an arrowed path."""
+@dataclass(frozen=True)
+class ReceivedPath:
+    """The path a generated scene was conditioned on (metres, frame 0's axes) and what to call it."""
+
+    trajectory: Trajectory
+    caption: str
+
+
+def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...], *,
+            received: ReceivedPath | None = None, grid: GridSpec | None = None) -> np.ndarray:
+    """RGB picture of what the model receives: the layout on grey, the clicked path as an arrowed line,
+    and after Generate the car's position in every frame of the path it was given (needs `grid`)."""
     canvas = canvas_from_layout(layout).astype(np.float32)
     alpha = canvas[:, :, 3:] / 255.0
     rgb = canvas[:, :, :3] * alpha + float(FREE_GREY) * (1 - alpha)
@@ -107,14 +117,34 @@ def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...]) -
     for index, (x, y) in enumerate(points):
         radius = 7 if index == 0 else 5
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(230, 30, 30), outline=(255, 255, 255))
+    if received is not None and grid is not None:
+        _draw_received(draw, received, grid)
     return np.asarray(image)
 
 
-def _arrow_head(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float]) -> None:
+RECEIVED = (255, 190, 0)  # the path the model was given, one dot per frame
+
+
+def _draw_received(draw: ImageDraw.ImageDraw, received: ReceivedPath, grid: GridSpec) -> None:
+    points = [metres_to_pixel(x, y, (CANVAS, CANVAS), grid)[::-1] for x, y, _ in received.trajectory.poses]
+    if len(points) >= 2:
+        draw.line(points, fill=RECEIVED, width=2)
+        _arrow_head(draw, points[-2], points[-1], fill=RECEIVED)
+    for x, y in points:
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=RECEIVED, outline=(40, 40, 40))
+    font = ImageFont.load_default(size=18)  # the caption at the bottom: the picture's label covers the top
+    corner = (10, CANVAS - 30)
+    box = draw.textbbox(corner, received.caption, font=font)
+    draw.rectangle([box[0] - 6, box[1] - 4, box[2] + 6, box[3] + 4], fill=(30, 30, 30))
+    draw.text(corner, received.caption, fill=RECEIVED, font=font)
+
+
+def _arrow_head(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float],
+                fill: tuple[int, int, int] = (230, 30, 30)) -> None:
     angle = np.arctan2(end[1] - start[1], end[0] - start[0])
     left = (end[0] - 16 * np.cos(angle - 0.45), end[1] - 16 * np.sin(angle - 0.45))
     right = (end[0] - 16 * np.cos(angle + 0.45), end[1] - 16 * np.sin(angle + 0.45))
-    draw.polygon([end, left, right], fill=(230, 30, 30))
+    draw.polygon([end, left, right], fill=fill)
 
 
 def add_waypoint(state: AuthorState, row: float, col: float) -> AuthorState:
@@ -173,11 +203,27 @@ def resolve_command(choice: str, trajectory: Trajectory | None) -> Command | Non
 def generate(
     service: SceneService, session: SessionState, author: AuthorState, canvas: Any, *, speed: float, command: str,
     sampler: SamplerSettings, frames: int, camera: str, on_progress: ProgressCallback | None = None,
-) -> tuple[SessionState, SceneView]:
-    """Generate from the drawing; the result is saved, rendered and summarised like any scene."""
+) -> tuple[SessionState, SceneView, np.ndarray]:
+    """Generate from the drawing; the result is saved, rendered and summarised like any scene. The third
+    value is the preview redrawn with the path the model received: the clicked one at the chosen speed,
+    or the typical path the generator made up for a command given alone."""
     grid = service.scene_grid()
     layout = layout_from_canvas(canvas, grid)
     trajectory = trajectory_from_clicks(author, grid, speed=speed, frames=frames)
     conditions = Conditions(command=resolve_command(command, trajectory), trajectory=trajectory, layout=layout)
     scene = service.generate(GenerationRequest(conditions, sampler, frames), on_progress)
-    return present(service, session, scene, camera, on_progress)
+    new, view = present(service, session, scene, camera, on_progress)
+    received = received_path(scene, made_up=trajectory is None, speed=speed)
+    return new, view, preview(layout, author.waypoints, received=received, grid=grid)
+
+
+def received_path(scene: OccupancySequence, *, made_up: bool, speed: float) -> ReceivedPath | None:
+    """The trajectory in a generated scene's recipe (None without one), captioned by where it came from:
+    made up by the generator for a command given alone, or the clicked path at `speed`."""
+    given = scene.metadata.get("recipe", {}).get("conditions", {})
+    if given.get("trajectory") is None:
+        return None
+    trajectory = Trajectory(np.asarray(given["trajectory"], dtype=np.float64))
+    caption = (f"typical path for '{given.get('command')}', made up" if made_up
+               else f"the car at {speed:g} m/s, one dot a frame")
+    return ReceivedPath(trajectory, caption)

@@ -97,6 +97,13 @@ def pixel_to_metres(row: float, col: float, image_size: tuple[int, int], grid: G
     return x_max - row / image_size[0] * grid.extent[0], y_max - col / image_size[1] * grid.extent[1]
 
 
+def metres_to_pixel(x: float, y: float, image_size: tuple[int, int], grid: GridSpec) -> tuple[float, float]:
+    """The inverse of `pixel_to_metres`: (x, y) metres in the grid frame → (row, column) on the picture."""
+    x_max = grid.origin[0] + grid.extent[0]
+    y_max = grid.origin[1] + grid.extent[1]
+    return (x_max - x) / grid.extent[0] * image_size[0], (y_max - y) / grid.extent[1] * image_size[1]
+
+
 def trajectory_from_waypoints(waypoints: np.ndarray, *, frames: int, speed: float, frame_interval: float) -> Trajectory:
     """Waypoints (K, 2) in metres → (T, 3) trajectory at constant `speed` along the path (arc length),
     heading from the path, relative to the first waypoint and its heading (frame 0's axes)."""

@@ -9,7 +9,8 @@ from app import authoring
 from app.authoring import AUTO, CANVAS, AuthorState
 from app.handlers import SessionState
 from core.data.palette import PALETTE
-from core.types import Command, GridSpec, InputError, Layout, SamplerSettings
+from core.conditions.drawings import metres_to_pixel, pixel_to_metres
+from core.types import Command, GridSpec, InputError, Layout, SamplerSettings, Trajectory
 from tests.app.fake_service import TINY, FakeService
 
 CPU = GridSpec.preset("cpu")
@@ -100,7 +101,7 @@ def test_generate_sends_the_drawing_to_the_service(tmp_path):
     canvas = painted_canvas({"sidewalk": (slice(0, CANVAS), slice(0, 64))})
     centre = CANVAS / 2
     author = path((centre, centre), (centre - 40, centre))
-    session, view = authoring.generate(
+    session, view, _ = authoring.generate(
         service, SessionState(folder=str(tmp_path)), author, canvas, speed=2.0, command=AUTO,
         sampler=SamplerSettings(steps=5, seed=3), frames=4, camera="bev",
     )
@@ -109,6 +110,55 @@ def test_generate_sends_the_drawing_to_the_service(tmp_path):
     assert request.conditions.trajectory.poses.shape == (4, 3) and request.conditions.trajectory.poses[-1, 0] == pytest.approx(0.5)
     assert request.conditions.command is Command.STATIC  # the 40-pixel path is 0.5 m on the tiny grid
     assert session.scene.metadata["source"] == "generated" and view.video.endswith("bev.mp4")
+
+
+class PathEcho(FakeService):
+    """Records the trajectory it was given in the recipe, or makes one up for a command alone."""
+
+    def generate(self, request, on_progress=None):
+        scene = super().generate(request, on_progress)
+        trajectory = request.conditions.trajectory
+        if trajectory is None and request.conditions.command is not None:
+            poses = np.zeros((request.frames, 3))
+            poses[:, 0] = np.linspace(0.0, 1.5, request.frames)  # straight ahead, 1.5 m in all
+            trajectory = Trajectory(poses)
+        scene.metadata["recipe"]["conditions"] = {
+            "command": None if request.conditions.command is None else request.conditions.command.name.lower(),
+            "trajectory": None if trajectory is None else trajectory.poses.tolist()}
+        return scene
+
+
+RECEIVED = tuple(authoring.RECEIVED)
+
+
+def received_pixels(picture: np.ndarray) -> np.ndarray:
+    return (picture == RECEIVED).all(axis=2)
+
+
+def test_after_generate_the_preview_shows_the_path_the_model_received(tmp_path):
+    service = PathEcho()
+    session = SessionState(folder=str(tmp_path))
+    settings = dict(speed=2.0, sampler=SamplerSettings(steps=5, seed=3), frames=4, camera="bev")
+    *_, made_up = authoring.generate(service, session, AuthorState(), painted_canvas({}), command="left", **settings)
+    dots = received_pixels(made_up)
+    assert dots.any() and service.requests[-1].conditions.trajectory is None
+    rows, cols = np.nonzero(dots[:CANVAS - 40])  # above the caption
+    # the made-up path runs 1.5 m straight up from the centre: 1.5 of the tiny grid's 6.4 m is 120 pixels
+    assert abs(cols.mean() - CENTRE) < 12 and rows.min() < CENTRE - 110 and rows.max() > CENTRE - 10
+    assert dots[CANVAS - 40:].any()  # the caption names it
+
+    clicked = path((CENTRE, CENTRE), (CENTRE - 40, CENTRE))
+    *_, drawn = authoring.generate(service, session, clicked, painted_canvas({}), command=AUTO, **settings)
+    assert received_pixels(drawn).any() and tuple(drawn[int(CENTRE) - 20, int(CENTRE)]) in {(230, 30, 30), RECEIVED}
+
+    *_, nothing = authoring.generate(service, session, AuthorState(), painted_canvas({}), command=AUTO, **settings)
+    assert not received_pixels(nothing).any()  # no command, no path: nothing was made up, nothing drawn
+
+
+def test_metres_and_pixels_are_inverse():
+    for x, y in [(0.0, 0.0), (10.5, -3.25), (-25.0, 30.0)]:
+        row, col = metres_to_pixel(x, y, (CANVAS, CANVAS), CPU)
+        assert pixel_to_metres(row, col, (CANVAS, CANVAS), CPU) == pytest.approx((x, y))
 
 
 def test_start_from_an_example_or_from_the_current_result(tmp_path):

@@ -105,3 +105,37 @@ def test_recipe_round_trip_gallery_and_inpainting(app_url, tmp_path):
     xs, ys = np.nonzero(changed)
     # top-left of the picture is large x, large y (the view looks down with +X up and +Y left)
     assert xs.min() >= 64 * 0.55 and ys.min() >= 64 * 0.55
+
+
+def test_a_command_alone_shows_the_typical_path_it_was_given(app_url):
+    """No layout, no path, command "left": after Generate the path view shows the made-up path, one
+    yellow dot a frame, curving left from the ego car."""
+    import io
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from app.authoring import RECEIVED
+
+    def received_pixels(page) -> tuple[np.ndarray, tuple]:
+        picture = np.asarray(Image.open(io.BytesIO(page.locator("#trajectory img").screenshot())).convert("RGB"))
+        return (np.abs(picture.astype(int) - RECEIVED).max(axis=2) < 40), picture.shape
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_url)
+        page.locator("#generate").wait_for()
+        page.locator("#trajectory img").wait_for()
+        before, _ = received_pixels(page)
+        page.get_by_label("command").click()
+        page.get_by_role("option", name="left").click()
+        wait_for_new_result(page, lambda: updates_preview(page, page.locator("#generate").click))
+        after, (height, width, _) = received_pixels(page)
+        page.wait_for_timeout(500)
+        snap(page, "app_command_alone.png")
+        browser.close()
+    assert not before.any() and after.any()
+    rows, cols = np.nonzero(after[:height * 7 // 8])  # above the caption
+    assert rows.min() < height * 0.45 and cols.min() < width * 0.45  # ahead of the car and to its left
+    assert abs(cols[rows.argmax()] - width / 2) < width * 0.05  # it starts at the car, in the centre
