@@ -1,12 +1,13 @@
 """Classifier-free guidance at every step vs only from a timestep down, side by side in one run.
 
-    python bench/guidance_interval.py [--requests 16] [--reference 256] [--from-steps 700 500 300]
+    python bench/guidance_interval.py [--requests 16] [--reference 256] [--from-steps 700 500 300] [--layout-only]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models and DPM-Solver++ 25 steps at the default guidance scale, once with guidance at every
 step and once per `--from-steps` value (guidance only at timesteps ≤ it, the conditional prediction
 alone before), and prints per setting the scene distance to `--reference` real test scenes, precision
 / recall, and adherence (layout IoU, median final error of the ego car, command accuracy).
+`--layout-only` asks for the same clips' layouts alone (the report's "layout only" set).
 """
 
 from __future__ import annotations
@@ -30,23 +31,27 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--reference", type=int, default=256)
     parser.add_argument("--from-steps", type=int, nargs="*", default=[700, 500, 300])
+    parser.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
     args = parser.parse_args()
     service = SceneGenerator(checkpoints=args.checkpoints)
     grid = service.scene_grid()
     network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)], 50)
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
-    asked = [suite.conditions_of(c) for c in clips]
+    moving = not args.layout_only
+    asked = [suite.conditions_of(c, command=moving, trajectory=moving) for c in clips]
     base = replace(SamplerSettings(), guidance_from=None)
     print(f"command: python bench/guidance_interval.py --requests {args.requests} --reference {args.reference} "
-          f"--from-steps {' '.join(map(str, args.from_steps))}")
-    print(f"{base.sampler} {base.steps} steps, guidance {base.guidance_scale:g}; {args.requests} requests\n")
+          f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else ""))
+    print(f"{base.sampler} {base.steps} steps, guidance {base.guidance_scale:g}; {args.requests} requests "
+          f"({'layout' if args.layout_only else 'command + trajectory + layout'})\n")
     print(f"{'guidance from':>13}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  {'recall':>6}  {'layout':>6}  "
           f"{'final m':>7}  {'command':>7}  {'s/scene':>7}")
     for start in [None, *args.from_steps]:
         generated = suite.generate_set(service, asked, replace(base, guidance_from=start), frames=grid.frames)
         measured = space.compare([scene.labels for scene in generated.scenes])
-        followed = suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True)
+        followed = {"final_error_m": float("nan"), "command_accuracy": float("nan"),
+                    **suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=moving, command=moving)}
         label = "every step" if start is None else f"t ≤ {start}"
         print(f"{label:>13}  {measured['volume_fsd'].value:7.3f}  {measured['bird_eye_fsd'].value:7.3f}  "
               f"{measured['precision']:5.2f}  {measured['recall']:6.2f}  {followed['layout_iou']:6.3f}  "

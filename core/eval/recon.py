@@ -29,3 +29,14 @@ def evaluate_reconstruction(model, clips: list[OccupancySequence], *, device: to
             on_clip(index)
     model.train(was_training)
     return IoUReport(confusion)
+
+
+@torch.no_grad()
+def reconstruct(model, scenes: list[np.ndarray], *, device: torch.device | str = "cpu") -> list[np.ndarray]:
+    """Each (T, X, Y, Z) class-id scene encoded to μ and decoded, as uint8 class ids."""
+    was_training = model.training
+    model.eval()
+    decoded = [model.reconstruct(torch.from_numpy(labels.astype(np.int64))[None].to(device))[0].to(torch.uint8).cpu().numpy()
+               for labels in scenes]
+    model.train(was_training)
+    return decoded

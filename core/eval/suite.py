@@ -28,7 +28,8 @@ REFERENCE, FLOOR, CONDITIONS, INPAINT = 100_000, 200_000, 300_000, 400_000  # te
 @dataclass(frozen=True)
 class ReportSize:
     reference: int  # real scenes every distance is measured against
-    generated: int  # scenes per generated set (and the real floor set)
+    generated: int  # scenes per generated set (and per real floor set)
+    floor_sets: int  # disjoint real sets the floor is averaged over
     inpaint: int
     long_scenes: int
     long_frames: tuple[int, ...]
@@ -39,9 +40,9 @@ class ReportSize:
 
 
 SIZES = {
-    "quick": ReportSize(reference=48, generated=12, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
+    "quick": ReportSize(reference=48, generated=12, floor_sets=4, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
                         reference_steps=200, recon=8, rounds=20),
-    "full": ReportSize(reference=256, generated=64, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
+    "full": ReportSize(reference=256, generated=64, floor_sets=4, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
                        reference_steps=1000, recon=32, rounds=50),
 }
 

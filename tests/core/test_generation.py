@@ -34,7 +34,7 @@ def service(tmp_path_factory):
     return SceneGenerator(checkpoints=folder)
 
 
-SETTINGS = SamplerSettings(sampler="dpm++", steps=4, guidance_scale=2.0, seed=5)
+SETTINGS = SamplerSettings(sampler="dpm++", steps=4, guidance_scale=2.0, seed=5, guidance_from=500)
 
 
 def request(frames=4, **conditions):

@@ -39,7 +39,7 @@ class ProceduralService:
 @pytest.fixture
 def small(monkeypatch):
     monkeypatch.setitem(suite.SIZES, "quick", suite.ReportSize(
-        reference=10, generated=5, inpaint=2, long_scenes=4, long_frames=(8,), sampler_scenes=4, reference_steps=200,
+        reference=10, generated=5, floor_sets=2, inpaint=2, long_scenes=4, long_frames=(8,), sampler_scenes=4, reference_steps=200,
         recon=2, rounds=3))
 
 
@@ -57,3 +57,8 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert len(numbers["sampler_study"]) == 14 and numbers["sampler_study"][0]["steps"] == 200  # reference + 6 + 4 scales + 3 starts
     assert {"layout_iou", "final_error_m", "command_accuracy"} <= set(numbers["sampler_study"][0])  # adherence per sampler
     assert set(numbers["long"]) == {"8/1", "8/2"}
+    quality = numbers["quality"]
+    assert len(quality["floor"]["volume_fsd_per_set"]) == 2
+    assert quality["floor"]["volume_fsd"] == pytest.approx(np.mean(quality["floor"]["volume_fsd_per_set"]))
+    assert {report_module.REQUESTED, report_module.RECONSTRUCTED} <= set(quality)
+    assert "over 2 sets" in text and "the VAE's reconstructions of the same scenes" in text
