@@ -2,7 +2,7 @@
 
     python -m core.eval recon [--vae DIR] [--data procedural|PATH] [--n N] [--convention anchored|ego]
     python -m core.eval recon-video --out input_vs_recon.mp4 [--vae DIR] [--index I] [--camera bev]
-    python -m core.eval report --out report/ [--quick] [--checkpoints DIR]
+    python -m core.eval report --out report/ [--quick] [--checkpoints DIR] [--sampler-scenes N]
     python -m core.eval samples --out assets/samples [--checkpoints DIR]
 
 `recon` encodes and decodes held-out clips (procedural test seeds by default, or the held-out windows
@@ -71,10 +71,13 @@ def report(args: argparse.Namespace) -> int:
     from core.api import SceneGenerator
     from core.eval.report import build_report
 
+    if args.sampler_scenes is not None and args.sampler_scenes < 4:
+        raise InputError(f"--sampler-scenes must be at least 4 (precision and recall need 4 scenes), got {args.sampler_scenes}")
     checkpoints = Path(args.checkpoints)
     vae = load_bundle(checkpoints / "vae_cpu", kind="hexplane-vae")
     network = load_bundle(checkpoints / "scene_features", kind="scene-features")
-    path = build_report(SceneGenerator(checkpoints=checkpoints), vae, network, Path(args.out), quick=args.quick)
+    path = build_report(SceneGenerator(checkpoints=checkpoints), vae, network, Path(args.out), quick=args.quick,
+                        sampler_scenes=args.sampler_scenes)
     print(f"wrote {path}")
     return 0
 
@@ -107,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     full.add_argument("--out", default="report", help="output folder")
     full.add_argument("--quick", action="store_true", help="small sets: a few minutes on 2 cores")
     full.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS), help="folder with vae_cpu, dit_cpu, scene_features")
+    full.add_argument("--sampler-scenes", type=int, help="requests of the sampler study (default: 16 full, 4 quick; "
+                      "DDPM-1000 takes about a minute each)")
     shown = commands.add_parser("samples", help="one video per kind of request (core.eval.samples)")
     shown.add_argument("--out", default="assets/samples", help="output folder")
     shown.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS))

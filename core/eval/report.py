@@ -237,13 +237,16 @@ def _plain(measured: dict) -> dict:
     return {key: (value.value if isinstance(value, Estimate) else value) for key, value in measured.items()}
 
 
-def build_report(service: SceneService, vae, network, out: Path, *, quick: bool) -> Path:
+def build_report(service: SceneService, vae, network, out: Path, *, quick: bool, sampler_scenes: int | None = None) -> Path:
     size = suite.SIZES["quick" if quick else "full"]
+    if sampler_scenes is not None:
+        size = replace(size, sampler_scenes=sampler_scenes)
     grid = vae.config.grid()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     report = Report(out, [f"# DynamicCity Studio evaluation ({'quick' if quick else 'full'} mode)", "",
-                          "Regenerate with `python -m core.eval report --out report/" + (" --quick" if quick else "") + "`."], {})
+                          "Regenerate with `python -m core.eval report --out report/" + (" --quick" if quick else "")
+                          + ("" if sampler_scenes is None else f" --sampler-scenes {sampler_scenes}") + "`."], {})
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, size.reference)], size.rounds)
     stages = [
         ("reconstruction", lambda: write_reconstruction(report, vae, size, grid)),

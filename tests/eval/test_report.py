@@ -62,3 +62,16 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert quality["floor"]["volume_fsd"] == pytest.approx(np.mean(quality["floor"]["volume_fsd_per_set"]))
     assert {report_module.REQUESTED, report_module.RECONSTRUCTED} <= set(quality)
     assert "over 2 sets" in text and "the VAE's reconstructions of the same scenes" in text
+
+
+def test_the_sampler_study_size_can_be_chosen(small, tmp_path):
+    network = SceneFeatureNet(FEATURE_PRESETS["tiny"])
+    path = report_module.build_report(ProceduralService(), VAE, network, tmp_path, quick=True, sampler_scenes=5)
+    assert "The same 5 conditional requests" in path.read_text() and "--sampler-scenes 5" in path.read_text()
+
+
+def test_too_few_sampler_scenes_is_a_clear_error(capsys):
+    from core.eval.__main__ import main
+
+    assert main(["report", "--quick", "--sampler-scenes", "2", "--out", "unused"]) != 0
+    assert "--sampler-scenes must be at least 4" in capsys.readouterr().err
