@@ -44,7 +44,7 @@ def layout(service: SceneService) -> SimpleNamespace:
         with gr.Column(scale=5, min_width=340):
             gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up. No path and no "
                         "layout: the chosen command drives a typical path of it. After Generate, the yellow dots "
-                        "show where the model was told the car is in each frame.")
+                        "show where the model was told the car is in each frame (from the centre, facing up).")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
                                   elem_id="trajectory", label="what the model receives")
             with gr.Row():

@@ -31,6 +31,7 @@ BRUSH_CLASSES = ("road", "sidewalk", "building", "vegetation", "ground", "barrie
 AUTO = "auto (from the trajectory)"
 FRAME_INTERVAL = 0.2
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "layouts"
+RECEIVED = (255, 190, 0)  # the path the model was given, one dot per frame
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,22 @@ def preview(layout: Layout | None, waypoints: tuple[tuple[float, float], ...], *
     return np.asarray(image)
 
 
-RECEIVED = (255, 190, 0)  # the path the model was given, one dot per frame
+
+def _received_points(received: ReceivedPath, grid: GridSpec) -> list[tuple[float, float]]:
+    """The car's position in each frame as (x, y) picture coordinates (PIL's column, row)."""
+    return [metres_to_pixel(x, y, (CANVAS, CANVAS), grid)[::-1] for x, y, _ in received.trajectory.poses]
+
+
+def received_caption(received: ReceivedPath, grid: GridSpec) -> str:
+    """The caption, saying how many frames lie beyond the view (a long scene drives out of the first clip's grid)."""
+    points = _received_points(received, grid)
+    outside = sum(not (0 <= x <= CANVAS and 0 <= y <= CANVAS) for x, y in points)
+    return received.caption + (f" ({outside} of {len(points)} frames beyond the view)" if outside else "")
 
 
 def _draw_received(draw: ImageDraw.ImageDraw, received: ReceivedPath, grid: GridSpec) -> None:
-    points = [metres_to_pixel(x, y, (CANVAS, CANVAS), grid)[::-1] for x, y, _ in received.trajectory.poses]
+    points = _received_points(received, grid)
+    caption = received_caption(received, grid)
     if len(points) >= 2:
         draw.line(points, fill=RECEIVED, width=2)
         _arrow_head(draw, points[-2], points[-1], fill=RECEIVED)
@@ -134,9 +146,9 @@ def _draw_received(draw: ImageDraw.ImageDraw, received: ReceivedPath, grid: Grid
         draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=RECEIVED, outline=(40, 40, 40))
     font = ImageFont.load_default(size=18)  # the caption at the bottom: the picture's label covers the top
     corner = (10, CANVAS - 30)
-    box = draw.textbbox(corner, received.caption, font=font)
+    box = draw.textbbox(corner, caption, font=font)
     draw.rectangle([box[0] - 6, box[1] - 4, box[2] + 6, box[3] + 4], fill=(30, 30, 30))
-    draw.text(corner, received.caption, fill=RECEIVED, font=font)
+    draw.text(corner, caption, fill=RECEIVED, font=font)
 
 
 def _arrow_head(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float],

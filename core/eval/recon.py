@@ -1,7 +1,7 @@
 """Reconstruction evaluation of a HexPlane VAE: per-class IoU, mIoU (classes 1..10), binary IoU.
 
 Clips are encoded to μ and decoded; unobserved voxels are excluded. Used by training (held-out
-evaluation) and by `python -m core.eval recon`.
+evaluation), by `python -m core.eval recon`, and by the report (real scenes through the VAE).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import (
     grid_from_image, image_from_grid, layout_from_image, layout_image, load_trajectory, mask_from_image,
-    pixel_to_metres, trajectory_from_waypoints,
+    metres_to_pixel, pixel_to_metres, trajectory_from_waypoints,
 )
 from core.data.palette import PALETTE
 from core.types import Command, GridSpec, InputError, Layout
@@ -35,6 +35,13 @@ def test_picture_orientation_x_up_y_left():
     assert picture[0, 0] == static[15, 11] and np.array_equal(grid_from_image(picture), static)
     assert pixel_to_metres(0, 0, (16, 12), GRID) == pytest.approx((6.4, 4.8))
     assert pixel_to_metres(16, 12, (16, 12), GRID) == pytest.approx((-6.4, -4.8))
+
+
+@given(st.floats(-6.4, 6.4), st.floats(-4.8, 4.8))
+def test_metres_to_pixel_inverts_pixel_to_metres(x, y):
+    row, col = metres_to_pixel(x, y, (32, 12), GRID)  # neither the picture nor the grid is square
+    assert pixel_to_metres(row, col, (32, 12), GRID) == pytest.approx((x, y), abs=1e-9)
+    assert 0 <= row <= 32 and 0 <= col <= 12
 
 
 def test_off_palette_strokes_snap_to_the_nearest_class():
