@@ -56,7 +56,7 @@ def layout(service: SceneService) -> SimpleNamespace:
             ui.speed = gr.Slider(0.0, 12.0, value=5.0, step=0.5, label="speed (m/s)")
             ui.command = gr.Dropdown(COMMAND_CHOICES, value=AUTO, label="command")
             ui.frames = gr.Radio([16, 32, 64], value=16, label="frames")
-            ui.steps = gr.Slider(5, 100, value=25, step=1, label="sampling steps")
+            ui.steps = gr.Slider(5, 100, value=SamplerSettings().steps, step=1, label="sampling steps")
             ui.guidance = gr.Slider(0.0, 8.0, value=SamplerSettings().guidance_scale, step=0.5, label="guidance scale")
             with gr.Row():
                 ui.seed = gr.Number(value=0, precision=0, label="seed", min_width=100)

@@ -10,6 +10,7 @@ import gradio as gr
 from app import inpainting
 from app.common import guard, progress_reporter, session_state, view_outputs
 from app.handlers import random_seed
+from core.types import SamplerSettings
 
 
 def layout() -> SimpleNamespace:
@@ -28,7 +29,7 @@ def layout() -> SimpleNamespace:
             with gr.Row():
                 ui.start = gr.Number(value=0, precision=0, label="from frame", min_width=80)
                 ui.stop = gr.Number(value=16, precision=0, label="to frame (excl.)", min_width=80)
-            ui.steps = gr.Slider(5, 100, value=25, step=1, label="sampling steps")
+            ui.steps = gr.Slider(5, 100, value=SamplerSettings().steps, step=1, label="sampling steps")
             with gr.Row():
                 ui.seed = gr.Number(value=1, precision=0, label="seed", min_width=100)
                 ui.dice = gr.Button("Random", size="sm", min_width=60)

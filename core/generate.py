@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.cli import run_cli
-from core.types import Command, Conditions, GenerationRequest, InputError, ProgressEvent, SamplerSettings
+from core.types import SAMPLER_NAMES, Command, Conditions, GenerationRequest, InputError, ProgressEvent, SamplerSettings
 
 
 def _progress():
@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="give the model the --command alone (by default a command without --trajectory or "
                              "--layout is driven along a typical path of it, drawn with --seed)")
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
-    parser.add_argument("--sampler", default="dpm++", help="dpm++, ddim or ddpm")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--sampler", default=SamplerSettings().sampler, choices=SAMPLER_NAMES)
+    parser.add_argument("--steps", type=int, default=SamplerSettings().steps)
     parser.add_argument("--guidance", type=float, default=SamplerSettings().guidance_scale, help="classifier-free guidance scale")
     parser.add_argument("--guidance-from", type=int, default=SamplerSettings().guidance_from,
                         help="timestep where guidance starts (0..999; 999: every step); noisier steps take the "

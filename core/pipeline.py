@@ -82,6 +82,6 @@ class LatentPipeline:
             denoise_fn = inpainting(denoise_fn, self.schedule, known, known_mask, generator=generator)
         steps = None if settings.sampler == "ddpm" and settings.steps >= 1000 else settings.steps
         # Few-step DPM-Solver++ needs steps even in log-SNR (Lu et al. 2022); even spacing loses detail.
-        spacing = "log_snr" if settings.sampler == "dpm++" else "uniform"
+        spacing = "log_snr" if settings.sampler in ("dpm++", "dpm++sde") else "uniform"
         return sample(settings.sampler, denoise_fn, x_T, self.schedule, num_steps=steps, spacing=spacing,
                       generator=generator, callback=callback)

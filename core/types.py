@@ -233,7 +233,7 @@ class Conditions:
     layout: Layout | None = None
 
 
-SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "ddim", "ddpm")
+SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "dpm++sde", "ddim", "ddpm")
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,10 @@ class SamplerSettings:
     conditional prediction is used alone (None: guidance at every step, the default). Two full reports
     of the same 64 requests per set measured guidance at every step better than from t = 500: scene
     distance 0.76 vs 0.89 (command + path + layout), 1.27 vs 2.26 (layout only), 3.20 vs 3.50 (command
-    only), recall 0.89 vs 0.74; the 16 requests of `bench/guidance_interval.py` had shown the reverse."""
+    only), recall 0.89 vs 0.74; the 16 requests of the report's sampler study had shown the reverse.
+    "dpm++sde" (the SDE form of the same solver, fresh noise every step) is not the default either: on
+    64 requests (`bench/sampler_settings.py`) it measured 0.82 at 25 steps and 0.88 at 50 against 0.76,
+    though 16 requests had ranked it first."""
 
     sampler: str = "dpm++"
     steps: int = 25

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +13,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from core.data.palette import PALETTE  # noqa: E402
-from core.types import OccupancySequence, RenderSettings  # noqa: E402
+from core.types import OccupancySequence, RenderSettings, SamplerSettings  # noqa: E402
 
 
 def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
@@ -30,23 +31,26 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
     return path
 
 
-def plot_sampler_study(results: list[dict], path: Path, guidance: float, guidance_from: int | None) -> Path:
-    """Scene distance against seconds per scene, one line per sampler (steps) at the default `guidance`
-    (from timestep `guidance_from`), other guidance scales and starts as separate points."""
+def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings, samplers: Sequence[str]) -> Path:
+    """Scene distance against seconds per scene, one line per sampler of `samplers` (over its step
+    counts) at the `default` guidance scale and start; the default sampler and steps at other guidance
+    scales and starts as separate points."""
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
-    usual = [r for r in results if r["guidance_from"] == guidance_from]
-    for sampler, marker in (("dpm++", "o"), ("ddim", "s")):
-        rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == guidance), key=lambda r: r["steps"])
-        axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker, label=f"{sampler} (guidance {guidance:g})")
+    usual = [r for r in results if r["guidance_from"] == default.guidance_from]
+    for sampler, marker in zip(samplers, "osD^v"):
+        rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == default.guidance_scale), key=lambda r: r["steps"])
+        axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker,
+                  label=f"{sampler} (guidance {default.guidance_scale:g})")
         for r in rows:
             axes.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    guided = [r for r in usual if r["sampler"] == "dpm++" and r["steps"] == 25]
-    axes.scatter([r["seconds"] for r in guided], [r["volume_fsd"] for r in guided], marker="x", color="black", label="dpm++ 25, guidance")
+    name = f"{default.sampler} {default.steps}"
+    guided = [r for r in usual if r["sampler"] == default.sampler and r["steps"] == default.steps]
+    axes.scatter([r["seconds"] for r in guided], [r["volume_fsd"] for r in guided], marker="x", color="black", label=f"{name}, guidance")
     for r in guided:
         axes.annotate(f"g{r['guidance']:g}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    starts = [r for r in results if r["guidance_from"] != guidance_from]
+    starts = [r for r in results if r["guidance_from"] != default.guidance_from]
     axes.scatter([r["seconds"] for r in starts], [r["volume_fsd"] for r in starts], marker="+", color="tab:red",
-                 label=f"dpm++ 25, guidance {guidance:g} from t")
+                 label=f"{name}, guidance {default.guidance_scale:g} from t")
     for r in starts:
         axes.annotate(f"t≤{r['guidance_from']}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4),
                       fontsize=8, color="tab:red")

@@ -201,11 +201,15 @@ def write_temporal(report: Report, generated: dict) -> None:
     report.numbers["temporal"] = numbers
 
 
+STUDIED_SAMPLERS = ("dpm++", "dpm++sde", "ddim")
+"""Few-step samplers of the sampler study, each at 10, 25 and 50 steps (and DDPM as the reference)."""
+
+
 def write_sampler_study(report: Report, service: SceneService, space: suite.FeatureSpace, size: suite.ReportSize, grid) -> None:
     clips = suite.real_clips(grid, suite.CONDITIONS, size.sampler_scenes)
     asked = [suite.conditions_of(c) for c in clips]
-    configs = [SamplerSettings(sampler, steps) for sampler in ("dpm++", "ddim") for steps in (10, 25, 50)]
-    configs += [SamplerSettings("dpm++", 25, scale) for scale in (1.0, 2.0, 3.0, 4.0, 6.0) if scale != DEFAULT.guidance_scale]
+    configs = [SamplerSettings(sampler, steps) for sampler in STUDIED_SAMPLERS for steps in (10, 25, 50)]
+    configs += [replace(DEFAULT, guidance_scale=scale) for scale in (1.0, 2.0, 3.0, 4.0, 6.0) if scale != DEFAULT.guidance_scale]
     configs += [replace(DEFAULT, guidance_from=start) for start in (None, 700, 500, 300) if start != DEFAULT.guidance_from]
     results = []
     for settings in [SamplerSettings("ddpm", size.reference_steps), *configs]:
@@ -214,7 +218,7 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
         followed = suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True)
         results.append({"sampler": settings.sampler, "steps": settings.steps, "guidance": settings.guidance_scale,
                         "guidance_from": settings.guidance_from, "seconds": generated.seconds_per_scene, **_plain(measured), **followed})
-    plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT.guidance_scale, DEFAULT.guidance_from)
+    plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT, STUDIED_SAMPLERS)
     default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"], r["guidance_from"])
                    == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale, DEFAULT.guidance_from))
     ratio = default["volume_fsd"] / max(results[0]["volume_fsd"], 1e-9)

@@ -69,6 +69,12 @@ def test_recipe_regenerates_bit_for_bit(service):
     assert np.array_equal(service.generate_from_recipe(older).labels, every_step.labels)  # made before the field
 
 
+def test_a_stochastic_sampler_regenerates_bit_for_bit(service):
+    scene = service.generate(GenerationRequest(Conditions(command=Command.LEFT), replace(SETTINGS, sampler="dpm++sde"), 4))
+    assert scene.metadata["recipe"]["sampler"]["sampler"] == "dpm++sde"
+    assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
+
+
 def test_a_command_alone_drives_a_typical_path_kept_in_the_recipe(service):
     from core.conditions.command import command_from_trajectory
 

@@ -83,7 +83,7 @@ def half_mask(shape=(1, 1, 4, 4)):
 
 
 @pytest.mark.parametrize("name, num_steps, options", [("ddim", 10, {}), ("ddim", 25, {"eta": 0.5}),
-                                                      ("dpm++", 10, {}), ("ddpm", None, {})])
+                                                      ("dpm++", 10, {}), ("dpm++sde", 25, {}), ("ddpm", None, {})])
 def test_inpainting_keeps_the_known_region_with_every_sampler(name, num_steps, options):
     known_x0, mask = torch.full((1, 3, 4, 4), 6.0), half_mask()  # 6σ away from the model's data N(0, 1)
     denoise_fn = inpainting(gaussian_denoiser(SCHEDULE, 0.0, 1.0), SCHEDULE, known_x0, mask, generator=generator(1))
@@ -131,7 +131,7 @@ def test_inpainting_arguments_are_checked():
 
 
 def test_every_sampler_is_covered():
-    assert set(SAMPLERS) == {"ddim", "dpm++", "ddpm"}
+    assert set(SAMPLERS) == {"ddim", "dpm++", "dpm++sde", "ddpm"}
 
 
 def test_guidance_from_a_timestep_leaves_noisier_steps_to_the_conditional_prediction():

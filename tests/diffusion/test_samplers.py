@@ -28,7 +28,7 @@ def noise(shape, seed=0, dtype=torch.float32):
 
 
 @pytest.mark.parametrize("name, num_steps", [("ddim", 10), ("ddim", 50), ("dpm++", 10), ("dpm++", 25),
-                                             ("ddpm", None)])
+                                             ("dpm++sde", 25), ("ddpm", None)])
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_exact_denoiser_of_one_point_ends_at_that_point(name, num_steps, dtype, tolerance):
     x0 = noise((2, 3, 4, 4), seed=1, dtype=dtype)
@@ -44,6 +44,9 @@ def test_exact_denoiser_of_one_point_ends_at_that_point(name, num_steps, dtype, 
     ("dpm++", 10, "log_snr", {}),
     ("dpm++", 25, "log_snr", {}),
     ("dpm++", 50, "uniform", {}),
+    ("dpm++sde", 25, "log_snr", {}),
+    ("dpm++sde", 50, "log_snr", {}),
+    ("dpm++", 25, "log_snr", {"eta": 0.5}),
     ("ddpm", None, "uniform", {}),
 ])
 def test_gaussian_data_is_reproduced_from_standard_noise(name, num_steps, spacing, options):
@@ -81,6 +84,15 @@ def test_dpm_solver_of_order_one_is_ddim():
     assert torch.allclose(first_order, ddim_sample(denoise_fn, x_T, SCHEDULE, steps), rtol=0, atol=1e-12)
 
 
+def test_first_order_sde_solver_is_ddpm_on_the_same_steps():
+    """SDE-DPM-Solver++(1) at eta = 1 takes the same step as the DDPM posterior (Lu et al. 2022, §5)."""
+    x_T, steps = noise((2, 3, 4, 4), dtype=torch.float64), spaced_timesteps(SCHEDULE, 20)
+    denoise_fn = gaussian_denoiser(SCHEDULE, MEAN[:, :1], STD)
+    sde = dpm_solver_pp_sample(denoise_fn, x_T, SCHEDULE, steps, order=1, eta=1.0, generator=generator(3))
+    ddpm = ddpm_sample(denoise_fn, x_T, SCHEDULE, timesteps=steps, generator=generator(3))
+    assert torch.allclose(sde, ddpm, rtol=0, atol=1e-10)
+
+
 def test_ddim_with_eta_one_is_ddpm_on_the_same_steps():
     x_T, steps = noise((2, 3, 4, 4), dtype=torch.float64), spaced_timesteps(SCHEDULE, 20)
     denoise_fn = gaussian_denoiser(SCHEDULE, MEAN[:, :1], STD)
@@ -100,7 +112,8 @@ def test_callback_gets_every_step_total_and_x0_estimate(name):
     assert torch.equal(calls[-1][2], out)
 
 
-@pytest.mark.parametrize("name, options", [("ddpm", {}), ("ddim", {"eta": 0.5})])
+@pytest.mark.parametrize("name, options", [("ddpm", {}), ("ddim", {"eta": 0.5}), ("dpm++sde", {}),
+                                           ("dpm++", {"eta": 0.5})])
 def test_noise_comes_only_from_the_generator(name, options):
     denoise_fn, x_T = gaussian_denoiser(SCHEDULE, 0.0, 1.0), noise((2, 3, 4, 4))
     global_state = torch.get_rng_state()
@@ -111,7 +124,7 @@ def test_noise_comes_only_from_the_generator(name, options):
     assert torch.equal(torch.get_rng_state(), global_state)
 
 
-@pytest.mark.parametrize("name, options", [("ddpm", {}), ("ddim", {"eta": 0.5})])
+@pytest.mark.parametrize("name, options", [("ddpm", {}), ("ddim", {"eta": 0.5}), ("dpm++sde", {})])
 def test_stochastic_samplers_demand_a_generator(name, options):
     with pytest.raises(ValueError, match="generator"):
         sample(name, gaussian_denoiser(SCHEDULE, 0.0, 1.0), noise((1, 2)), SCHEDULE, num_steps=3, **options)
@@ -151,6 +164,8 @@ def test_dispatcher_matches_the_named_functions():
                        ddim_sample(denoise_fn, x_T, SCHEDULE, steps))
     assert torch.equal(sample("dpm++", denoise_fn, x_T, SCHEDULE, timesteps=steps, order=1),
                        dpm_solver_pp_sample(denoise_fn, x_T, SCHEDULE, steps, order=1))
+    assert torch.equal(sample("dpm++sde", denoise_fn, x_T, SCHEDULE, timesteps=steps, generator=generator(2)),
+                       dpm_solver_pp_sample(denoise_fn, x_T, SCHEDULE, steps, eta=1.0, generator=generator(2)))
 
 
 def test_dispatcher_errors_are_clear():
@@ -159,8 +174,10 @@ def test_dispatcher_errors_are_clear():
         sample("euler", denoise_fn, x_T, SCHEDULE)
     with pytest.raises(ValueError, match="not both"):
         sample("ddim", denoise_fn, x_T, SCHEDULE, num_steps=3, timesteps=[999, 0])
-    with pytest.raises(TypeError, match="eta"):
-        sample("dpm++", denoise_fn, x_T, SCHEDULE, num_steps=3, eta=0.5)
+    with pytest.raises(TypeError, match="order"):
+        sample("ddim", denoise_fn, x_T, SCHEDULE, num_steps=3, order=2)
+    with pytest.raises(ValueError, match="eta must be"):
+        sample("dpm++", denoise_fn, x_T, SCHEDULE, num_steps=3, eta=-1.0, generator=generator())
     with pytest.raises(ValueError, match="order must be 1 or 2"):
         sample("dpm++", denoise_fn, x_T, SCHEDULE, num_steps=3, order=3)
 

@@ -1,0 +1,77 @@
+"""Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
+
+    python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25]
+                                     [--from-steps 700 500 300] [--layout-only]
+
+Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
+shipped models at the default guidance scale: once per `--samplers` entry (NAME:STEPS, guidance at
+every step), then with the first entry once per `--from-steps` value (guidance only at timesteps ≤ it,
+the conditional prediction alone before). Prints per setting the scene distance to `--reference` real
+test scenes, precision / recall, adherence (layout IoU, median final error of the ego car, command
+accuracy) and seconds per scene. `--layout-only` asks for the same clips' layouts alone (the report's
+"layout only" set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.api import DEFAULT_CHECKPOINTS, SceneGenerator  # noqa: E402
+from core.checkpoint import load_bundle  # noqa: E402
+from core.eval import suite  # noqa: E402
+from core.types import SamplerSettings  # noqa: E402
+
+
+def sampler_spec(text: str) -> SamplerSettings:
+    """'dpm++sde:50' → the default settings with that sampler and step count, guidance at every step."""
+    name, _, steps = text.partition(":")
+    try:
+        return SamplerSettings(sampler=name, steps=int(steps or SamplerSettings.steps), guidance_from=None)
+    except ValueError as error:  # InputError is a ValueError
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:STEPS, e.g. dpm++:25 ({error})") from None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS))
+    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--reference", type=int, default=256)
+    parser.add_argument("--samplers", type=sampler_spec, nargs="+", default=[sampler_spec("dpm++:25")],
+                        metavar="NAME:STEPS")
+    parser.add_argument("--from-steps", type=int, nargs="*", default=[700, 500, 300])
+    parser.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
+    args = parser.parse_args()
+    service = SceneGenerator(checkpoints=args.checkpoints)
+    grid = service.scene_grid()
+    network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
+    space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)], 50)
+    clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
+    moving = not args.layout_only
+    asked = [suite.conditions_of(c, command=moving, trajectory=moving) for c in clips]
+    settings = [*args.samplers, *(replace(args.samplers[0], guidance_from=start) for start in args.from_steps)]
+    print(f"command: python bench/sampler_settings.py --requests {args.requests} --reference {args.reference} "
+          f"--samplers {' '.join(f'{s.sampler}:{s.steps}' for s in args.samplers)} "
+          f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else ""))
+    print(f"guidance {args.samplers[0].guidance_scale:g}; {args.requests} requests "
+          f"({'layout' if args.layout_only else 'command + trajectory + layout'})\n")
+    print(f"{'sampler':>8}  {'steps':>5}  {'guidance from':>13}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
+          f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'s/scene':>7}")
+    for setting in settings:
+        generated = suite.generate_set(service, asked, setting, frames=grid.frames)
+        measured = space.compare([scene.labels for scene in generated.scenes])
+        followed = {"final_error_m": float("nan"), "command_accuracy": float("nan"),
+                    **suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=moving, command=moving)}
+        start = "every step" if setting.guidance_from is None else f"t ≤ {setting.guidance_from}"
+        print(f"{setting.sampler:>8}  {setting.steps:5d}  {start:>13}  {measured['volume_fsd'].value:7.3f}  "
+              f"{measured['bird_eye_fsd'].value:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
+              f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
+              f"{generated.seconds_per_scene:7.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
