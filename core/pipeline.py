@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from core.diffusion import batched_guidance, inpainting, linear_schedule, sample
+from core.diffusion import LOG_SNR_SAMPLERS, batched_guidance, inpainting, linear_schedule, sample
 from core.models.dit import ConditionCode, DiTConditions, HexPlaneDiT
 from core.models.hexplane import rollout, rollout_shape, unroll
 from core.models.vae import HexPlaneVAE
@@ -81,7 +81,6 @@ class LatentPipeline:
         if known is not None:
             denoise_fn = inpainting(denoise_fn, self.schedule, known, known_mask, generator=generator)
         steps = None if settings.sampler == "ddpm" and settings.steps >= 1000 else settings.steps
-        # Few-step DPM-Solver++ needs steps even in log-SNR (Lu et al. 2022); even spacing loses detail.
-        spacing = "log_snr" if settings.sampler in ("dpm++", "dpm++sde") else "uniform"
+        spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
         return sample(settings.sampler, denoise_fn, x_T, self.schedule, num_steps=steps, spacing=spacing,
                       generator=generator, callback=callback)

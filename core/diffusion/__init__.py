@@ -8,12 +8,14 @@ Nothing here knows a concrete model or what a condition means: a model enters as
 from core.diffusion.guidance import GuidedModelFn, batched_guidance, classifier_free_guidance, inpainting
 from core.diffusion.losses import diffusion_loss, masked_mse, training_targets
 from core.diffusion.samplers import (
+    LOG_SNR_SAMPLERS,
     SAMPLERS,
     Callback,
     DenoiseFn,
     ddim_sample,
     ddpm_sample,
     dpm_solver_pp_sample,
+    dpm_solver_pp_sde_sample,
     sample,
 )
 from core.diffusion.schedule import (
@@ -28,6 +30,7 @@ from core.diffusion.schedule import (
 )
 
 __all__ = [
+    "LOG_SNR_SAMPLERS",
     "SAMPLERS",
     "SPACINGS",
     "Callback",
@@ -41,6 +44,7 @@ __all__ = [
     "ddpm_sample",
     "diffusion_loss",
     "dpm_solver_pp_sample",
+    "dpm_solver_pp_sde_sample",
     "eps_from_x0",
     "inpainting",
     "linear_schedule",

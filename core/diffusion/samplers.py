@@ -13,9 +13,9 @@ model evaluations. Implemented:
 - `dpm_solver_pp_sample`: multistep DPM-Solver++ in data-prediction form (Lu et al. 2022, "DPM-Solver++:
   Fast Solver for Guided Sampling", Alg. 2, "2M"): second order, first order on the first step and
   on the step landing on the last timestep ("lower order final"). With `eta` > 0 it solves the
-  reverse SDE instead of the ODE (SDE-DPM-Solver++, the same paper's §5; "2M SDE"): fresh noise at
-  every step, as ancestral DDPM, for the same number of model evaluations. Named "dpm++sde" in
-  `sample` (eta = 1).
+  reverse SDE instead of the ODE (the same paper's SDE-DPM-Solver++; "2M SDE"): fresh noise at every
+  step, as ancestral DDPM, for the same number of model evaluations. `dpm_solver_pp_sde_sample`
+  ("dpm++sde") is it at eta = 1.
 
 Noise comes only from the explicit `torch.Generator`; the state runs in float64 if x_T is float64 and
 in float32 otherwise, and the result has x_T's dtype.
@@ -23,7 +23,6 @@ in float32 otherwise, and the result has x_T's dtype.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -118,7 +117,8 @@ def dpm_solver_pp_sample(
     callback: Callback | None = None,
     clip_x0: float | None = None,
 ) -> torch.Tensor:
-    """Multistep DPM-Solver++ (data prediction), `order` 1 (= DDIM) or 2 ("2M"); `eta` > 0 adds noise.
+    """Multistep DPM-Solver++ (data prediction), `order` 1 or 2 ("2M"); `eta` > 0 adds noise. Order 1
+    is DDIM at eta = 0 and the DDPM posterior step at eta = 1.
 
     With α = √ᾱ, σ = √(1 − ᾱ), λ = log(α/σ), h = λ_{t'} − λ_t and r = h_prev / h, one step is
     x_{t'} = (σ_{t'}/σ_t) e^{−ηh} x_t + α_{t'} (1 − e^{−(1+η)h}) D + σ_{t'} √(1 − e^{−2ηh}) z,
@@ -151,14 +151,14 @@ def dpm_solver_pp_sample(
                 h, h_prev = log_snr[k + 1] - log_snr[k], log_snr[k] - log_snr[k - 1]
                 half_inverse_r = h / (2 * h_prev)
                 data = (1 + half_inverse_r) * x0 - half_inverse_r * x0_prev
-            x = _dpm_pp_update(schedule, x, data, t, t_next, eta, generator)
+            x = _dpm_pp_update(schedule, x, data, t, t_next, eta=eta, generator=generator)
         x0_prev = x0
         _report(callback, k, len(steps), x0)
     return x.to(x_T.dtype)
 
 
 def _dpm_pp_update(
-    schedule: NoiseSchedule, x: torch.Tensor, data: torch.Tensor, t: int, t_next: int,
+    schedule: NoiseSchedule, x: torch.Tensor, data: torch.Tensor, t: int, t_next: int, *,
     eta: float, generator: torch.Generator | None,
 ) -> torch.Tensor:
     """Exponential-integrator step from t to t_next with the data term held at `data` (noise if eta > 0)."""
@@ -170,8 +170,27 @@ def _dpm_pp_update(
     return x
 
 
+def dpm_solver_pp_sde_sample(
+    denoise_fn: DenoiseFn,
+    x_T: torch.Tensor,
+    schedule: NoiseSchedule,
+    timesteps: Timesteps,
+    *,
+    order: int = 2,
+    generator: torch.Generator | None = None,
+    callback: Callback | None = None,
+    clip_x0: float | None = None,
+) -> torch.Tensor:
+    """SDE-DPM-Solver++: `dpm_solver_pp_sample` at eta = 1 (needs `generator`)."""
+    return dpm_solver_pp_sample(denoise_fn, x_T, schedule, timesteps, order=order, eta=1.0, generator=generator,
+                                callback=callback, clip_x0=clip_x0)
+
+
 _SAMPLER_FUNCTIONS = {"ddpm": ddpm_sample, "ddim": ddim_sample, "dpm++": dpm_solver_pp_sample,
-                      "dpm++sde": functools.partial(dpm_solver_pp_sample, eta=1.0)}
+                      "dpm++sde": dpm_solver_pp_sde_sample}
+
+LOG_SNR_SAMPLERS = frozenset({"dpm++", "dpm++sde"})
+"""Samplers whose few steps should be even in log-SNR (Lu et al. 2022): even-t steps lose detail."""
 
 
 def sample(
@@ -192,7 +211,8 @@ def sample(
 
     Steps come from `timesteps`, else `spaced_timesteps(schedule, num_steps, spacing=spacing)`, else
     all N train steps.
-    `options` go to that sampler only (`eta` for ddim and dpm++, `order` for dpm++); others raise TypeError.
+    `options` go to that sampler only (`eta` for ddim and dpm++, `order` for dpm++ and dpm++sde); others
+    raise TypeError.
     """
     if name not in _SAMPLER_FUNCTIONS:
         raise ValueError(f"unknown sampler {name!r}; valid choices: {', '.join(SAMPLERS)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings
     scales and starts as separate points."""
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
     usual = [r for r in results if r["guidance_from"] == default.guidance_from]
-    for sampler, marker in zip(samplers, "osD^v"):
+    for sampler, marker in zip(samplers, itertools.cycle("osD^v")):
         rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == default.guidance_scale), key=lambda r: r["steps"])
         axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker,
                   label=f"{sampler} (guidance {default.guidance_scale:g})")

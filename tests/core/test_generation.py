@@ -73,6 +73,8 @@ def test_a_stochastic_sampler_regenerates_bit_for_bit(service):
     scene = service.generate(GenerationRequest(Conditions(command=Command.LEFT), replace(SETTINGS, sampler="dpm++sde"), 4))
     assert scene.metadata["recipe"]["sampler"]["sampler"] == "dpm++sde"
     assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
+    ode = service.generate(GenerationRequest(Conditions(command=Command.LEFT), SETTINGS, 4))
+    assert not np.array_equal(ode.labels, scene.labels)  # same seed, noise drawn at every step
 
 
 def test_a_command_alone_drives_a_typical_path_kept_in_the_recipe(service):

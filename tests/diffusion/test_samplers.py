@@ -1,5 +1,7 @@
 """Samplers against analytically exact denoisers: a single known x0 and Gaussian data N(μ, σ²I)."""
 
+import math
+
 import pytest
 import torch
 
@@ -9,9 +11,11 @@ from core.diffusion import (
     ddpm_sample,
     dpm_solver_pp_sample,
     linear_schedule,
+    predict_x0,
     sample,
     spaced_timesteps,
 )
+from core.types import SAMPLER_NAMES
 from tests.diffusion.denoisers import gaussian_denoiser, point_denoiser
 
 SCHEDULE = linear_schedule()
@@ -91,6 +95,38 @@ def test_first_order_sde_solver_is_ddpm_on_the_same_steps():
     sde = dpm_solver_pp_sample(denoise_fn, x_T, SCHEDULE, steps, order=1, eta=1.0, generator=generator(3))
     ddpm = ddpm_sample(denoise_fn, x_T, SCHEDULE, timesteps=steps, generator=generator(3))
     assert torch.allclose(sde, ddpm, rtol=0, atol=1e-10)
+
+
+def sde_solver_in_sigma_form(denoise_fn, x_T, steps, eta, rng):
+    """SDE-DPM-Solver++(2M), midpoint form, written as k-diffusion's `sample_dpmpp_2m_sde` over
+    σ_k = σ/α with x_k = x/α, first order on the first step and on the one landing on the last step."""
+    sigma_k = [math.sqrt((1 - SCHEDULE.alpha_bar(t)) / SCHEDULE.alpha_bar(t)) for t in steps]
+    x, previous, h_previous = x_T / math.sqrt(SCHEDULE.alpha_bar(steps[0])), None, None
+    for i, t in enumerate(steps):
+        x_vp = x * math.sqrt(SCHEDULE.alpha_bar(t))
+        t_batch = torch.full((x.shape[0],), t)
+        denoised = predict_x0(SCHEDULE, x_vp, t_batch, denoise_fn(x_vp, t_batch))
+        if i == len(steps) - 1:
+            return denoised
+        h = math.log(sigma_k[i]) - math.log(sigma_k[i + 1])
+        x = sigma_k[i + 1] / sigma_k[i] * math.exp(-eta * h) * x - math.expm1(-h - eta * h) * denoised
+        if previous is not None and i < len(steps) - 2:
+            x = x - 0.5 * math.expm1(-h - eta * h) * (h / h_previous) * (denoised - previous)
+        x = x + sigma_k[i + 1] * math.sqrt(-math.expm1(-2 * eta * h)) * torch.randn(x.shape, generator=rng, dtype=x.dtype)
+        previous, h_previous = denoised, h
+
+
+@pytest.mark.parametrize("eta, num_steps", [(1.0, 6), (1.0, 25), (0.5, 12)])
+def test_sde_solver_matches_the_sigma_form_reference(eta, num_steps):
+    x_T, steps = noise((2, 3, 4, 4), dtype=torch.float64), spaced_timesteps(SCHEDULE, num_steps, spacing="log_snr")
+    denoise_fn = gaussian_denoiser(SCHEDULE, MEAN[:, :1], STD)
+    ours = dpm_solver_pp_sample(denoise_fn, x_T, SCHEDULE, steps, eta=eta, generator=generator(4))
+    reference = sde_solver_in_sigma_form(denoise_fn, x_T, steps.tolist(), eta, generator(4))
+    assert torch.allclose(ours, reference, rtol=0, atol=1e-10)
+
+
+def test_the_sampler_names_of_the_settings_are_the_samplers():
+    assert set(SAMPLER_NAMES) == set(SAMPLERS)
 
 
 def test_ddim_with_eta_one_is_ddpm_on_the_same_steps():
@@ -176,6 +212,8 @@ def test_dispatcher_errors_are_clear():
         sample("ddim", denoise_fn, x_T, SCHEDULE, num_steps=3, timesteps=[999, 0])
     with pytest.raises(TypeError, match="order"):
         sample("ddim", denoise_fn, x_T, SCHEDULE, num_steps=3, order=2)
+    with pytest.raises(TypeError, match="eta"):
+        sample("dpm++sde", denoise_fn, x_T, SCHEDULE, num_steps=3, eta=0.0, generator=generator())
     with pytest.raises(ValueError, match="eta must be"):
         sample("dpm++", denoise_fn, x_T, SCHEDULE, num_steps=3, eta=-1.0, generator=generator())
     with pytest.raises(ValueError, match="order must be 1 or 2"):

@@ -56,6 +56,7 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert numbers["inpainting"]["outside_unchanged_min"] == 1.0  # the stand-in keeps everything outside
     assert len(numbers["sampler_study"]) == 17 and numbers["sampler_study"][0]["steps"] == 200  # reference + 9 + 4 scales + 3 starts
     assert {"layout_iou", "final_error_m", "command_accuracy"} <= set(numbers["sampler_study"][0])  # adherence per sampler
+    assert {r["sampler"] for r in numbers["sampler_study"]} == {"ddpm", *report_module.STUDIED_SAMPLERS}
     assert set(numbers["long"]) == {"8/1", "8/2"}
     quality = numbers["quality"]
     assert len(quality["floor"]["volume_fsd_per_set"]) == 2
