@@ -231,8 +231,13 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
                   "final error m", "command accuracy"],
                  [[r["sampler"], r["steps"], r["guidance"], "every step" if r["guidance_from"] is None else r["guidance_from"], r["seconds"], r["volume_fsd"], r["volume_ksd"], r["precision"],
                    r["recall"], r["layout_iou"], r["final_error_m"], r["command_accuracy"]] for r in results])
+    caveat = ("" if size.sampler_scenes >= size.generated else
+              f" With {size.sampler_scenes} requests (the sets above have {size.generated}) the Fréchet estimate "
+              "moves with the choice of requests by more than the differences between most settings here: rank "
+              f"settings on {size.generated} (`--sampler-scenes {size.generated}`, or `bench/sampler_settings.py "
+              f"--requests {size.generated}` without DDPM).")
     report.lines.append(f"\nDefault FSD / DDPM-{size.reference_steps} FSD: **{ratio:.3f}** (target ≤ 1.05), at "
-                        f"{default['seconds']:.1f} s against {results[0]['seconds']:.1f} s per scene."
+                        f"{default['seconds']:.1f} s against {results[0]['seconds']:.1f} s per scene.{caveat}"
                         "\n\n![sampler study](sampler_study.png)")
     report.numbers["sampler_study"] = results
 

@@ -63,12 +63,15 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert quality["floor"]["volume_fsd"] == pytest.approx(np.mean(quality["floor"]["volume_fsd_per_set"]))
     assert {report_module.REQUESTED, report_module.RECONSTRUCTED} <= set(quality)
     assert "over 2 sets" in text and "the VAE's reconstructions of the same scenes" in text
+    assert "With 4 requests (the sets above have 5)" in text and "`--sampler-scenes 5`" in text  # too few to rank
 
 
 def test_the_sampler_study_size_can_be_chosen(small, tmp_path):
     network = SceneFeatureNet(FEATURE_PRESETS["tiny"])
     path = report_module.build_report(ProceduralService(), VAE, network, tmp_path, quick=True, sampler_scenes=5)
-    assert "The same 5 conditional requests" in path.read_text() and "--sampler-scenes 5" in path.read_text()
+    text = path.read_text()
+    assert "The same 5 conditional requests" in text and "--sampler-scenes 5" in text
+    assert "With 5 requests" not in text  # as many as the other sets: no warning
 
 
 def test_too_few_sampler_scenes_is_a_clear_error(capsys):
