@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,13 +29,71 @@ def pick_device() -> torch.device:
 
 
 def autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """bfloat16 where it is fast (CUDA with bf16, CPUs with AVX-512 BF16 / AMX), else full precision."""
+    """Reduced precision for training: by default on CUDA (bfloat16 where supported, else float16);
+    on the CPU only when asked (`on`). PyTorch 2.13's oneDNN bfloat16 convolution on AMX CPUs returns
+    wrong results for some shapes (16 or 24 input channels, kernel = stride ≥ 4, our layout patchify):
+    a DiT trained under it learned to read its layouts through that fault and ignored them in float32."""
     if mode == "off":
         return None
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    return torch.bfloat16 if (mode == "on" or supported) else None
+    return torch.bfloat16 if mode == "on" else None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """What a training run computes in, for its notes: "float32" without autocast."""
+    return str(dtype or torch.float32).removeprefix("torch.")
+
+
+def reduced_precision_faults(model: torch.nn.Module, forward: Callable[[], object], dtype: torch.dtype,
+                             device: torch.device, *, tolerance: float = 0.05) -> list[str]:
+    """Run `forward` once under autocast and recompute every leaf module's output in float32 from the
+    same inputs: the modules whose own result parts from float32 by more than `tolerance` (relative
+    L2 error; rounding alone gives ≈ 0.003 in bfloat16). Catches backend faults, not rounding drift."""
+    faults: list[str] = []
+    checking = False
+
+    def compare(name: str, module: torch.nn.Module, inputs: tuple, output: object) -> None:
+        nonlocal checking
+        if checking or not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            return
+        checking = True
+        try:
+            with torch.autocast(device.type, enabled=False):
+                exact = module(*(x.float() if torch.is_tensor(x) and x.is_floating_point() else x for x in inputs))
+        finally:
+            checking = False
+        error = float((output.float() - exact).norm() / exact.norm().clamp_min(1e-12))
+        if error > tolerance:
+            faults.append(f"{name} ({module}): relative error {error:.2f}")
+
+    hooks = [module.register_forward_hook(functools.partial(compare, name))
+             for name, module in model.named_modules() if name and not list(module.children())]
+    try:
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype):
+            forward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return faults
+
+
+def checked_autocast(mode: str, device: torch.device, model: torch.nn.Module,
+                     forward: Callable[[], object]) -> torch.dtype | None:
+    """`autocast_dtype`, verified on the model: a fault under `--amp on` is an error; under `auto` the
+    run falls back to float32 and says why."""
+    dtype = autocast_dtype(mode, device)
+    if dtype is None:
+        return None
+    faults = reduced_precision_faults(model, forward, dtype, device)
+    if not faults:
+        return dtype
+    message = (f"{precision_name(dtype)} autocast computes wrong results on this machine "
+               f"({torch.__version__}, {device.type}): " + "; ".join(faults))
+    if mode == "on":
+        raise InputError(f"{message}. Train with --amp off.")
+    print(f"{message}; training in float32.", file=sys.stderr)
+    return None
 
 
 def save_state_file(state: dict, path: Path) -> None:

@@ -7,8 +7,9 @@ model learns every combination a person can ask for, and the unconditional case 
 guidance needs. (Independent drops alone train "everything absent" almost never: the guidance's
 unconditional branch was then an untrained input.) Latents are normalised per channel with the cache's
 statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout,
-AdamW, EMA of the weights (the shipped weights), bf16 autocast where supported, resumable training
-state, DDP under torchrun like the VAE.
+AdamW, EMA of the weights (the shipped weights), reduced precision on CUDA (checked against float32
+first; `core.train.common.autocast_dtype` says why not on the CPU), resumable training state, DDP under
+torchrun like the VAE.
 
 Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
 float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
@@ -39,7 +40,9 @@ from core.diffusion import linear_schedule, masked_mse, training_targets
 from core.models.dit import DiTConditions, HexPlaneDiT
 from core.models.hexplane import padding_mask
 from core.train.cache_latents import LatentCache, open_cache
-from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
+from core.train.common import (
+    checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
+)
 from core.cli import run_cli
 from core.types import InputError
 
@@ -126,10 +129,21 @@ class DiTTrainer:
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 7 + rank)
         self.order = np.random.default_rng(settings.seed).permutation(len(cache))
         self.step, self.elapsed, self.rewarm_from = 0, 0.0, None
-        self.amp = autocast_dtype(settings.amp, self.device)
+        self.amp = checked_autocast(settings.amp, self.device, self.model, self.precision_probe)
         self.wrapped = self.model
         if world > 1:
             self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def precision_probe(self) -> torch.Tensor:
+        """One forward pass through every path (all conditions present), for `checked_autocast`."""
+        picked = self.indices()
+        generator = torch.Generator().manual_seed(0)  # leaves the training stream alone
+        conditions = condition_batch(self.cache, picked, self.config, generator, self.normalise)
+        everything = dataclasses.replace(conditions, **{field.name: None for field in dataclasses.fields(conditions)
+                                                        if field.name.endswith("_present")})
+        x0 = self.normalise(torch.from_numpy(np.asarray(self.cache.latents[picked], dtype=np.float32)))
+        t, _, x_t = training_targets(self.schedule, x0, generator)
+        return self.model(x_t.to(self.device), t.to(self.device), everything)
 
     def normalise(self, latents: torch.Tensor) -> torch.Tensor:
         return (latents - self.mean) / self.std
@@ -177,7 +191,7 @@ class DiTTrainer:
             "config": json.dumps(config_to_dict(self.config)),
         }, self.state_path)
         notes = {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "cache": str(self.cache.folder),
-                 "vae_hash": self.cache.meta["vae_hash"], "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
+                 "vae_hash": self.cache.meta["vae_hash"], "precision": precision_name(self.amp), "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
         save_bundle(self.ema, self.settings.out / "ema", kind="hexplane-dit", notes=notes)
         self.save_compact(self.settings.out / "compact.safetensors")
 
@@ -261,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--save-every", type=int, default=250, help="steps between training-state saves")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
+                        help="reduced precision: auto = on CUDA only; on = also on the CPU (bfloat16); checked against float32 first")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps this run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")

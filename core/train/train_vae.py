@@ -4,7 +4,7 @@ Streams procedural clips (or reads CarlaSC / Occ3D clips from a folder), optimis
 with AdamW under a warm-up + cosine schedule, evaluates held-out mIoU periodically, and keeps a
 training state (model, optimiser, step, RNG) in `OUT/train_state.pt` so `--resume` continues exactly.
 Runs as one process or under `torchrun --nproc-per-node N` (DistributedDataParallel, gloo on the CPU,
-nccl on GPUs). Uses CUDA when present and bfloat16 autocast where the hardware supports it.
+nccl on GPUs). Uses CUDA when present, and reduced precision on CUDA (checked against float32 first).
 The best and the latest models are written as bundles `OUT/best` and `OUT/last` (core.checkpoint).
 """
 
@@ -28,7 +28,9 @@ from core.eval.recon import evaluate_reconstruction
 from core.models.losses import class_weights, vae_loss
 from core.models.vae import HexPlaneVAE
 from core.train.clips import ClipSource, make_clip_source
-from core.train.common import autocast_dtype, init_distributed, learning_rate, parse_overrides, pick_device, save_state_file
+from core.train.common import (
+    checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
+)
 from core.cli import run_cli
 from core.types import InputError
 
@@ -60,10 +62,15 @@ class Trainer:
         self.step, self.best_miou, self.elapsed = 0, -1.0, 0.0
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 1234 + rank)
         self.weights = class_weights(source.class_frequencies()).to(self.device)
-        self.amp = autocast_dtype(settings.amp, self.device)
+        self.amp = checked_autocast(settings.amp, self.device, self.model, self.precision_probe)
         self.wrapped = self.model
         if world > 1:
             self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def precision_probe(self) -> torch.Tensor:
+        """One forward pass on a training batch, for `checked_autocast`."""
+        labels, _ = self.source.batch(0, self.settings.batch, rank=self.rank, world=self.world)
+        return self.model(labels.to(self.device), generator=torch.Generator().manual_seed(0))[0]
 
     @property
     def state_path(self) -> Path:
@@ -94,7 +101,7 @@ class Trainer:
 
     def notes(self) -> dict:
         return {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "best_miou": self.best_miou,
-                "command": " ".join(["python -m core.train.train_vae", *sys.argv[1:]])}
+                "precision": precision_name(self.amp), "command": " ".join(["python -m core.train.train_vae", *sys.argv[1:]])}
 
     def train_step(self) -> dict:
         labels, unobserved = self.source.batch(self.step, self.settings.batch, rank=self.rank, world=self.world)
@@ -167,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--eval-clips", type=int, default=8)
     parser.add_argument("--save-every", type=float, default=5.0, help="minutes between training-state saves")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
+                        help="reduced precision: auto = on CUDA only; on = also on the CPU (bfloat16); checked against float32 first")
     parser.add_argument("--time-limit", type=float, default=None, help="stop after this many minutes")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (the schedule still spans --steps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the sampling noise")
