@@ -4,7 +4,7 @@ Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our proce
     python bench/vae_ablation.py [--steps 600] [--eval-clips 8] [--out runs/ablation]
 
 Each variant trains from the same seed on the same clips for the same number of steps (cpu preset,
-anchored, bf16 autocast where supported), then is evaluated on the same held-out test clips. Printed:
+anchored, the trainer's default precision), then is evaluated on the same held-out test clips. Printed:
 held-out mIoU, binary IoU, training minutes and seconds per step, and the differences to the full
 model. Runs are resumable (`--resume`), since a budget of many minutes per variant is the point.
 """
