@@ -5,7 +5,8 @@
 Measures our HexPlane VAE (as trained: the trainer's default precision, float32 on the CPU since the
 bfloat16 fault of `core.train.common.autocast_dtype`; our loss with its Lovász subset; and in fp32)
 against the DynamicCity release's design (`bench/reference_vae.py`: fp32, Lovász over every voxel, as
-the release trains on a CPU) at the cpu and carlasc presets, and the Expansion & Squeeze decoder against the per-voxel query decoder (same encoder), then prints the ratios side by side (DESIGN §5).
+the release trains on a CPU) at the cpu and carlasc presets, and the Expansion & Squeeze decoder against
+the per-voxel query decoder (same encoder), then prints the ratios side by side (DESIGN §5).
 
 Every configuration runs in a fresh subprocess, on one procedural clip (`generate_clip(0)` at the preset's
 grid). Time: median wall-clock seconds of the timed steps after the warm-up steps. Memory: that process's
