@@ -1,7 +1,7 @@
 """Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
 
     python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25]
-                                     [--from-steps 700 500 300] [--layout-only]
+                                     [--from-steps 700 500 300] [--layout-only | --unconditional]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models at the default guidance scale: once per `--samplers` entry (NAME:STEPS, guidance at
@@ -9,7 +9,7 @@ every step), then with the first entry once per `--from-steps` value (guidance o
 the conditional prediction alone before). Prints per setting the scene distance to `--reference` real
 test scenes, precision / recall, adherence (layout IoU, median final error of the ego car, command
 accuracy) and seconds per scene. `--layout-only` asks for the same clips' layouts alone (the report's
-"layout only" set).
+"layout only" set), `--unconditional` for nothing (the report's unconditional set).
 """
 
 from __future__ import annotations
@@ -44,28 +44,31 @@ def main() -> None:
     parser.add_argument("--samplers", type=sampler_spec, nargs="+", default=[sampler_spec("dpm++:25")],
                         metavar="NAME:STEPS")
     parser.add_argument("--from-steps", type=int, nargs="*", default=[700, 500, 300])
-    parser.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
+    asked_group = parser.add_mutually_exclusive_group()
+    asked_group.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
+    asked_group.add_argument("--unconditional", action="store_true", help="no condition at all")
     args = parser.parse_args()
     service = SceneGenerator(checkpoints=args.checkpoints)
     grid = service.scene_grid()
     network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)], 50)
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
-    moving = not args.layout_only
-    asked = [suite.conditions_of(c, command=moving, trajectory=moving) for c in clips]
+    moving, drawn = not (args.layout_only or args.unconditional), not args.unconditional
+    asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn) for c in clips]
     settings = [*args.samplers, *(replace(args.samplers[0], guidance_from=start) for start in args.from_steps)]
     print(f"command: python bench/sampler_settings.py --requests {args.requests} --reference {args.reference} "
           f"--samplers {' '.join(f'{s.sampler}:{s.steps}' for s in args.samplers)} "
-          f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else ""))
-    print(f"guidance {args.samplers[0].guidance_scale:g}; {args.requests} requests "
-          f"({'layout' if args.layout_only else 'command + trajectory + layout'})\n")
+          f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else "")
+          + (" --unconditional" if args.unconditional else ""))
+    what = "nothing" if args.unconditional else "layout" if args.layout_only else "command + trajectory + layout"
+    print(f"guidance {args.samplers[0].guidance_scale:g}; {args.requests} requests ({what})\n")
     print(f"{'sampler':>8}  {'steps':>5}  {'guidance from':>13}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'s/scene':>7}")
     for setting in settings:
         generated = suite.generate_set(service, asked, setting, frames=grid.frames)
         measured = space.compare([scene.labels for scene in generated.scenes])
-        followed = {"final_error_m": float("nan"), "command_accuracy": float("nan"),
-                    **suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=moving, command=moving)}
+        followed = {"layout_iou": float("nan"), "final_error_m": float("nan"), "command_accuracy": float("nan"),
+                    **suite.adherence_summary(generated.scenes, clips, layout=drawn, trajectory=moving, command=moving)}
         start = "every step" if setting.guidance_from is None else f"t ≤ {setting.guidance_from}"
         print(f"{setting.sampler:>8}  {setting.steps:5d}  {start:>13}  {measured['volume_fsd'].value:7.3f}  "
               f"{measured['bird_eye_fsd'].value:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
