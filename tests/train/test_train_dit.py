@@ -13,6 +13,7 @@ from core.config import vae_preset
 from core.models.dit import DiTConditions
 from core.models.hexplane import rollout_shape
 from core.models.vae import HexPlaneVAE
+from core.train import common
 from core.train.cache_latents import build_cache
 from core.train.train_dit import main
 
@@ -111,3 +112,32 @@ def test_same_setup_allows_rounding_in_the_latent_statistics_only():
     assert not same_setup(trained, dit_preset("tiny", latent_mean=(0.15, 0.2, 0.3, 0.4), latent_std=trained.latent_std))
     assert not same_setup(trained, dataclasses.replace(trained, depth=3))
     assert same_setup(trained, dataclasses.replace(trained, condition_dropout=0.5, joint_dropout=0.2))  # training only
+
+
+def test_reduced_precision_is_checked_through_every_condition_path(cache, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def faults(model, forward, dtype, device, **_):
+        encode = model.encode_conditions
+
+        def recording(conditions, batch):
+            seen["asked"] = conditions
+            return encode(conditions, batch)
+
+        monkeypatch.setattr(model, "encode_conditions", recording)
+        seen["output"] = forward()
+        return ["layout.patchify (Conv2d(...)): relative error 1.20"]
+
+    monkeypatch.setattr(common, "reduced_precision_faults", faults)
+    args = ["--cache", str(cache), "--out", str(tmp_path), "--steps", "2", "--preset", "tiny", "--batch", "4"]
+    assert main([*args, "--amp", "on"]) == 2
+    err = capsys.readouterr().err
+    assert "bfloat16 autocast computes wrong results" in err and "layout.patchify" in err and "--amp off" in err
+    asked = seen["asked"]
+    for field in dataclasses.fields(asked):  # every condition given, for every sample
+        assert (getattr(asked, field.name) is None) == field.name.endswith("_present"), field.name
+    config = load_bundle(cache.parent / "vae", kind="hexplane-vae").config
+    assert seen["output"].shape == (4, config.latent_channels, *rollout_shape(config.latent_sizes))
+    assert not (tmp_path / "train_state.pt").exists()
+    assert main([*args, "--amp", "off"]) == 0  # float32 needs no check
+    assert json.loads((tmp_path / "ema" / "config.json").read_text())["notes"]["precision"] == "float32"
