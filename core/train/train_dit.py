@@ -129,10 +129,14 @@ class DiTTrainer:
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 7 + rank)
         self.order = np.random.default_rng(settings.seed).permutation(len(cache))
         self.step, self.elapsed, self.rewarm_from = 0, 0.0, None
-        self.amp = checked_autocast(settings.amp, self.device, self.model, self.precision_probe)
+        self.amp: torch.dtype | None = None  # set by choose_precision once the weights are in place
         self.wrapped = self.model
         if world > 1:
             self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def choose_precision(self) -> None:
+        """After any resume, so the check sees the trained weights (a zero-initialised layer hides a fault)."""
+        self.amp = checked_autocast(self.settings.amp, self.device, self.model, self.precision_probe)
 
     def precision_probe(self) -> torch.Tensor:
         """One forward pass through every path (all conditions present), for `checked_autocast`."""
@@ -242,6 +246,7 @@ class DiTTrainer:
 
 
 def run(trainer: DiTTrainer) -> None:
+    trainer.choose_precision()
     settings = trainer.settings
     final = settings.steps if settings.stop_after is None else min(settings.steps, trainer.step + settings.stop_after)
     bar = tqdm(total=settings.steps, initial=trainer.step, disable=trainer.rank != 0, desc="dit", dynamic_ncols=True)

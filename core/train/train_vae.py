@@ -62,10 +62,14 @@ class Trainer:
         self.step, self.best_miou, self.elapsed = 0, -1.0, 0.0
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 1234 + rank)
         self.weights = class_weights(source.class_frequencies()).to(self.device)
-        self.amp = checked_autocast(settings.amp, self.device, self.model, self.precision_probe)
+        self.amp: torch.dtype | None = None  # set by choose_precision once the weights are in place
         self.wrapped = self.model
         if world > 1:
             self.wrapped = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def choose_precision(self) -> None:
+        """After any resume, so the check sees the trained weights (a zero-initialised layer hides a fault)."""
+        self.amp = checked_autocast(self.settings.amp, self.device, self.model, self.precision_probe)
 
     def precision_probe(self) -> torch.Tensor:
         """One forward pass on a training batch, for `checked_autocast`."""
@@ -129,6 +133,7 @@ class Trainer:
 
 
 def run(trainer: Trainer, settings: TrainSettings) -> None:
+    trainer.choose_precision()
     deadline = time.monotonic() + 60 * settings.time_limit_minutes if settings.time_limit_minutes else None
     final = settings.steps if settings.stop_after is None else min(settings.steps, trainer.step + settings.stop_after)
     bar = tqdm(total=settings.steps, initial=trainer.step, disable=trainer.rank != 0, desc="vae", dynamic_ncols=True)
