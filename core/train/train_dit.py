@@ -195,7 +195,8 @@ class DiTTrainer:
             "config": json.dumps(config_to_dict(self.config)),
         }, self.state_path)
         notes = {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "cache": str(self.cache.folder),
-                 "vae_hash": self.cache.meta["vae_hash"], "precision": precision_name(self.amp), "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
+                 "vae_hash": self.cache.meta["vae_hash"], "precision": precision_name(self.amp),
+                 "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
         save_bundle(self.ema, self.settings.out / "ema", kind="hexplane-dit", notes=notes)
         self.save_compact(self.settings.out / "compact.safetensors")
 
