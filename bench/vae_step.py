@@ -51,7 +51,7 @@ from core.data.procedural import generate_clip  # noqa: E402
 from core.models.losses import class_weights, vae_loss  # noqa: E402
 from core.models.vae import HexPlaneVAE  # noqa: E402
 
-from core.train.train_vae import autocast_dtype  # noqa: E402
+from core.train.common import autocast_dtype  # noqa: E402
 
 RESULT_PREFIX = "RESULT "
 RETURN_FREED = {"MALLOC_MMAP_THRESHOLD_": "131072"}  # glibc: return every freed tensor above 128 KiB
