@@ -28,6 +28,9 @@ def pick_device() -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
 
 
+AMP_HELP = "reduced precision: auto = on CUDA only; on = also on the CPU (bfloat16); checked against float32 first"
+
+
 def autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     """Reduced precision for training: by default on CUDA (bfloat16 where supported, else float16);
     on the CPU only when asked (`on`). PyTorch 2.13's oneDNN bfloat16 convolution on AMX CPUs returns

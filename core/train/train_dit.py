@@ -41,7 +41,7 @@ from core.models.dit import DiTConditions, HexPlaneDiT
 from core.models.hexplane import padding_mask
 from core.train.cache_latents import LatentCache, open_cache
 from core.train.common import (
-    checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
+    AMP_HELP, checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
 )
 from core.cli import run_cli
 from core.types import InputError
@@ -281,8 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--save-every", type=int, default=250, help="steps between training-state saves")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
-                        help="reduced precision: auto = on CUDA only; on = also on the CPU (bfloat16); checked against float32 first")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help=AMP_HELP)
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps this run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")

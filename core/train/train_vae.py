@@ -29,7 +29,7 @@ from core.models.losses import class_weights, vae_loss
 from core.models.vae import HexPlaneVAE
 from core.train.clips import ClipSource, make_clip_source
 from core.train.common import (
-    checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
+    AMP_HELP, checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
 )
 from core.cli import run_cli
 from core.types import InputError
@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--eval-clips", type=int, default=8)
     parser.add_argument("--save-every", type=float, default=5.0, help="minutes between training-state saves")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
-                        help="reduced precision: auto = on CUDA only; on = also on the CPU (bfloat16); checked against float32 first")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help=AMP_HELP)
     parser.add_argument("--time-limit", type=float, default=None, help="stop after this many minutes")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (the schedule still spans --steps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the sampling noise")
