@@ -26,7 +26,8 @@ from torch import nn
 
 from core.config import DiTConfig
 from core.models.embedders import (
-    CommandEmbedder, EarlierClipEmbedder, LayoutEmbedder, TimestepEmbedder, TrajectoryEmbedder, ego_footprints,
+    CommandEmbedder, EarlierClipEmbedder, LayoutEmbedder, Patchify, TimestepEmbedder, TrajectoryEmbedder,
+    ego_footprints,
 )
 from core.models.hexplane import padding_mask, rollout_shape
 
@@ -146,7 +147,7 @@ class HexPlaneDiT(nn.Module):
         self.register_buffer("keep", torch.nonzero(~patch_pad).squeeze(1), persistent=False)
         self.register_buffer("cell_padding", pad, persistent=False)
         self.register_buffer("position", sincos_2d(*self.grid, w)[self.keep], persistent=False)
-        self.patchify = nn.Conv2d(c, w, p, stride=p)
+        self.patchify = Patchify(c, w, p)
         self.timestep = TimestepEmbedder(w)
         self.command = CommandEmbedder(w, config.num_commands)
         self.trajectory = TrajectoryEmbedder(w, config.frames, config.extent)

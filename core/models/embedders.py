@@ -33,6 +33,22 @@ def timestep_features(t: torch.Tensor, dim: int = 256, max_period: float = 10000
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
 
+class Patchify(nn.Conv2d):
+    """A convolution whose kernel is its stride (non-overlapping p × p patches), computed as a reshape
+    and one matrix product: the same parameters and result as `nn.Conv2d(c, w, p, stride=p)`, so
+    checkpoints load unchanged, and right under bfloat16 autocast on the CPU, where PyTorch 2.13's
+    oneDNN convolution of this shape returns wrong results on AMX processors (`core.train.common`)."""
+
+    def __init__(self, in_channels: int, out_channels: int, patch: int) -> None:
+        super().__init__(in_channels, out_channels, patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        p = self.stride[0]
+        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, h // p, w // p, c * p * p)
+        return F.linear(patches, self.weight.flatten(1), self.bias).permute(0, 3, 1, 2)
+
+
 class TimestepEmbedder(nn.Module):
     def __init__(self, width: int, features: int = 256) -> None:
         super().__init__()
@@ -149,7 +165,7 @@ class LayoutEmbedder(NullableEmbedder):
         self.encode = nn.Sequential(
             nn.Conv2d(in_channels, hidden, 3, padding=1), nn.SiLU(), nn.Conv2d(hidden, hidden, 3, padding=1),
         )
-        self.patchify = nn.Conv2d(hidden, width, patch, stride=patch)
+        self.patchify = Patchify(hidden, width, patch)
         if silent:
             for parameter in (self.null, self.patchify.weight, self.patchify.bias):
                 nn.init.zeros_(parameter)
@@ -173,7 +189,7 @@ class EarlierClipEmbedder(NullableEmbedder):
 
     def __init__(self, width: int, channels: int, patch: int) -> None:
         super().__init__(width)
-        self.patchify = nn.Conv2d(channels, width, patch, stride=patch)
+        self.patchify = Patchify(channels, width, patch)
 
     def forward(self, rolled: torch.Tensor | None, present: torch.Tensor | None, batch: int,
                 keep: torch.Tensor) -> torch.Tensor:

@@ -33,9 +33,11 @@ AMP_HELP = "reduced precision: auto = on CUDA only; on = also on the CPU (bfloat
 
 def autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     """Reduced precision for training: by default on CUDA (bfloat16 where supported, else float16);
-    on the CPU only when asked (`on`). PyTorch 2.13's oneDNN bfloat16 convolution on AMX CPUs returns
-    wrong results for some shapes (16 or 24 input channels, kernel = stride ≥ 4, our layout patchify):
-    a DiT trained under it learned to read its layouts through that fault and ignored them in float32."""
+    on the CPU only when asked (`on`): bfloat16 is fast only on CPUs with bfloat16 instructions (AMX,
+    AVX512-BF16) and emulated elsewhere. PyTorch 2.13's oneDNN bfloat16 convolution on AMX CPUs returns
+    wrong results for some shapes (16 or 24 input channels, kernel = stride ≥ 4): a DiT trained under it
+    learned to read its layouts through that fault and ignored them in float32. Its patch embeddings are
+    now a matrix product (`core.models.embedders.Patchify`), and `checked_autocast` tests every module."""
     if mode == "off":
         return None
     if device.type == "cuda":

@@ -5,7 +5,7 @@ import torch
 
 from core.config import dit_preset
 from core.models.dit import DiTConditions, HexPlaneDiT
-from core.models.embedders import ego_footprints
+from core.models.embedders import Patchify, ego_footprints
 from core.models.hexplane import padding_mask, rollout_shape
 from core.types import InputError
 
@@ -112,6 +112,20 @@ def test_ego_footprints_cover_the_car_at_its_pose(yaw):
     spread_x = (weights.sum(1) * (centres - mean_x) ** 2).sum()
     spread_y = (weights.sum(0) * (centres - mean_y) ** 2).sum()
     assert (spread_x > spread_y) == (abs(torch.cos(torch.tensor(yaw))) > abs(torch.sin(torch.tensor(yaw))))
+
+
+@pytest.mark.parametrize("channels", [10, 16, 24])
+def test_patchify_is_the_strided_convolution_also_in_bfloat16(channels):
+    torch.manual_seed(0)
+    patchify = Patchify(channels, 64, 4)
+    conv = torch.nn.Conv2d(channels, 64, 4, stride=4)
+    conv.load_state_dict(patchify.state_dict())  # the same parameters, so checkpoints load unchanged
+    x = torch.randn(2, channels, 20, 24)
+    reference = conv(x)
+    assert torch.allclose(patchify(x), reference, atol=1e-5)
+    with torch.autocast("cpu", torch.bfloat16):  # the shapes whose oneDNN convolution fails on AMX CPUs
+        reduced = patchify(x).float()
+    assert ((reduced - reference).norm() / reference.norm()).item() < 0.01
 
 
 def test_trajectory_map_conditions_the_tokens_where_the_car_drives():
