@@ -1,15 +1,15 @@
 """Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
 
-    python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25]
+    python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25 dpm++:25:2]
                                      [--from-steps 700 500 300] [--layout-only | --unconditional]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
-shipped models at the default guidance scale: once per `--samplers` entry (NAME:STEPS, guidance at
-every step), then with the first entry once per `--from-steps` value (guidance only at timesteps ≤ it,
-the conditional prediction alone before). Prints per setting the scene distance to `--reference` real
-test scenes, precision / recall, adherence (layout IoU, median final error of the ego car, command
-accuracy) and seconds per scene. `--layout-only` asks for the same clips' layouts alone (the report's
-"layout only" set), `--unconditional` for nothing (the report's unconditional set).
+shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at every step, at the
+default scale unless given), then with the first entry once per `--from-steps` value (guidance only at
+timesteps ≤ it, the conditional prediction alone before). Prints per setting the scene distance to
+`--reference` real test scenes, precision / recall, adherence (layout IoU, median final error of the ego
+car, command accuracy) and seconds per scene. `--layout-only` asks for the same clips' layouts alone
+(the report's "layout only" set), `--unconditional` for nothing (the report's unconditional set).
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from core.types import SamplerSettings  # noqa: E402
 
 
 def sampler_spec(text: str) -> SamplerSettings:
-    """'dpm++sde:50' → the default settings with that sampler and step count, guidance at every step."""
-    name, _, steps = text.partition(":")
+    """'dpm++sde:50' or 'dpm++:25:2' → the default settings with that sampler, step count and guidance
+    scale, guidance at every step."""
+    name, _, rest = text.partition(":")
+    steps, _, scale = rest.partition(":")
     try:
-        return SamplerSettings(sampler=name, steps=int(steps or SamplerSettings.steps), guidance_from=None)
+        return SamplerSettings(sampler=name, steps=int(steps or SamplerSettings.steps),
+                               guidance_scale=float(scale or SamplerSettings.guidance_scale), guidance_from=None)
     except ValueError as error:  # InputError is a ValueError
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:STEPS, e.g. dpm++:25 ({error})") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:STEPS[:GUIDANCE], e.g. dpm++:25 ({error})") from None
 
 
 def main() -> None:
@@ -42,7 +45,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--reference", type=int, default=256)
     parser.add_argument("--samplers", type=sampler_spec, nargs="+", default=[sampler_spec("dpm++:25")],
-                        metavar="NAME:STEPS")
+                        metavar="NAME:STEPS[:GUIDANCE]")
     parser.add_argument("--from-steps", type=int, nargs="*", default=[700, 500, 300])
     asked_group = parser.add_mutually_exclusive_group()
     asked_group.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
@@ -57,12 +60,12 @@ def main() -> None:
     asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn) for c in clips]
     settings = [*args.samplers, *(replace(args.samplers[0], guidance_from=start) for start in args.from_steps)]
     print(f"command: python bench/sampler_settings.py --requests {args.requests} --reference {args.reference} "
-          f"--samplers {' '.join(f'{s.sampler}:{s.steps}' for s in args.samplers)} "
+          f"--samplers {' '.join(f'{s.sampler}:{s.steps}:{s.guidance_scale:g}' for s in args.samplers)} "
           f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else "")
           + (" --unconditional" if args.unconditional else ""))
     what = "nothing" if args.unconditional else "layout" if args.layout_only else "command + trajectory + layout"
-    print(f"guidance {args.samplers[0].guidance_scale:g}; {args.requests} requests ({what})\n")
-    print(f"{'sampler':>8}  {'steps':>5}  {'guidance from':>13}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
+    print(f"{args.requests} requests ({what})\n")
+    print(f"{'sampler':>8}  {'steps':>5}  {'guidance':>8}  {'from':>10}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'s/scene':>7}")
     for setting in settings:
         generated = suite.generate_set(service, asked, setting, frames=grid.frames)
@@ -70,7 +73,8 @@ def main() -> None:
         followed = {"layout_iou": float("nan"), "final_error_m": float("nan"), "command_accuracy": float("nan"),
                     **suite.adherence_summary(generated.scenes, clips, layout=drawn, trajectory=moving, command=moving)}
         start = "every step" if setting.guidance_from is None else f"t ≤ {setting.guidance_from}"
-        print(f"{setting.sampler:>8}  {setting.steps:5d}  {start:>13}  {measured['volume_fsd'].value:7.3f}  "
+        print(f"{setting.sampler:>8}  {setting.steps:5d}  {setting.guidance_scale:8g}  {start:>10}  "
+              f"{measured['volume_fsd'].value:7.3f}  "
               f"{measured['bird_eye_fsd'].value:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
               f"{generated.seconds_per_scene:7.2f}", flush=True)

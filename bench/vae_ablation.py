@@ -1,10 +1,11 @@
 """VAE ablation at an equal training budget: Projection Module vs average pooling, and Expansion &
 Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our procedural city).
 
-    python bench/vae_ablation.py [--steps 600] [--eval-clips 8] [--out runs/ablation]
+    python bench/vae_ablation.py [--steps 600] [--eval-clips 8] [--convention anchored|ego] [--out runs/ablation]
 
 Each variant trains from the same seed on the same clips for the same number of steps (cpu preset,
-anchored, the trainer's default precision), then is evaluated on the same held-out test clips. Printed:
+the trainer's default precision; anchored clips, or with `--convention ego` clips in the ego vehicle's
+frame, as CarlaSC and Occ3D store them, where the static world moves through the grid), then is evaluated on the same held-out test clips. Printed:
 held-out mIoU, binary IoU, training minutes and seconds per step, and the differences to the full
 model. Runs are resumable (`--resume`), since a budget of many minutes per variant is the point.
 """
@@ -39,19 +40,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--eval-clips", type=int, default=8)
     parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--only", choices=list(VARIANTS), help="train just one variant")
     args = parser.parse_args()
-    print(f"command: python bench/vae_ablation.py --steps {args.steps} --eval-clips {args.eval_clips}")
+    print(f"command: python bench/vae_ablation.py --steps {args.steps} --eval-clips {args.eval_clips} "
+          f"--convention {args.convention}")
     results = {}
     for name, overrides in VARIANTS.items():
         if args.only and name != args.only:
             continue
         folder = Path(args.out) / name.split(" (")[0].replace(" + ", "_").replace(" ", "-")
+        folder = folder if args.convention == "anchored" else folder.with_name(f"{folder.name}_{args.convention}")
         done = (folder / "metrics.jsonl").is_file() and last_eval(folder)["step"] >= args.steps
         if not done:
             command = ["--out", str(folder), "--preset", "cpu", "--steps", str(args.steps), "--eval-every", str(args.steps),
-                       "--eval-clips", str(args.eval_clips), "--warmup", "100", "--density", "1.5"]
+                       "--eval-clips", str(args.eval_clips), "--warmup", "100", "--density", "1.5",
+                       "--convention", args.convention]
             command += ["--set", *overrides] if overrides else []
             command += ["--resume"] if args.resume and (folder / "train_state.pt").is_file() else []
             train_main(command)
