@@ -59,7 +59,8 @@ def main() -> None:
     moving, drawn = not (args.layout_only or args.unconditional), not args.unconditional
     asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn) for c in clips]
     settings = [*args.samplers, *(replace(args.samplers[0], guidance_from=start) for start in args.from_steps)]
-    print(f"command: python bench/sampler_settings.py --requests {args.requests} --reference {args.reference} "
+    chosen = "" if Path(args.checkpoints) == Path(DEFAULT_CHECKPOINTS) else f"--checkpoints {args.checkpoints} "
+    print(f"command: python bench/sampler_settings.py {chosen}--requests {args.requests} --reference {args.reference} "
           f"--samplers {' '.join(f'{s.sampler}:{s.steps}:{s.guidance_scale:g}' for s in args.samplers)} "
           f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else "")
           + (" --unconditional" if args.unconditional else ""))
