@@ -3,11 +3,12 @@ Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our proce
 
     python bench/vae_ablation.py [--steps 600] [--eval-clips 8] [--convention anchored|ego] [--out runs/ablation]
 
-Each variant trains from the same seed on the same clips for the same number of steps (cpu preset,
-the trainer's default precision; anchored clips, or with `--convention ego` clips in the ego vehicle's
-frame, as CarlaSC and Occ3D store them, where the static world moves through the grid), then is evaluated on the same held-out test clips. Printed:
-held-out mIoU, binary IoU, training minutes and seconds per step, and the differences to the full
-model. Runs are resumable (`--resume`), since a budget of many minutes per variant is the point.
+Each variant trains from the same seed on the same clips for the same number of steps (cpu preset, the
+trainer's default precision; anchored clips, or with `--convention ego` clips in the ego vehicle's
+frame, as CarlaSC and Occ3D store them, where the static world moves through the grid), then is
+evaluated on the same held-out test clips. Printed: held-out mIoU, binary IoU, training minutes and
+seconds per step, and the differences to the full model. Runs are resumable (`--resume`), since a budget
+of many minutes per variant is the point.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def main() -> None:
     for name, overrides in VARIANTS.items():
         if args.only and name != args.only:
             continue
-        folder = Path(args.out) / name.split(" (")[0].replace(" + ", "_").replace(" ", "-")
-        folder = folder if args.convention == "anchored" else folder.with_name(f"{folder.name}_{args.convention}")
+        suffix = "" if args.convention == "anchored" else f"_{args.convention}"
+        folder = Path(args.out) / (name.split(" (")[0].replace(" + ", "_").replace(" ", "-") + suffix)
         done = (folder / "metrics.jsonl").is_file() and last_eval(folder)["step"] >= args.steps
         if not done:
             command = ["--out", str(folder), "--preset", "cpu", "--steps", str(args.steps), "--eval-every", str(args.steps),
