@@ -1,12 +1,14 @@
 """Encode procedural drives once with a trained VAE, so DiT training never runs the VAE encoder.
 
-    python -m core.train.cache_latents --vae checkpoints/vae_cpu --out runs/latents --drives 2000 [--resume]
+    python -m core.train.cache_latents --vae checkpoints/vae_cpu --out runs/latents --drives 2000 [--first-drive N] [--resume]
 
 Each drive is two consecutive anchored clips (core.data.procedural.generate_drive); both are stored,
 the second with the index of the first as its "earlier clip". A cache folder holds plain arrays
 (no pickle): `latents.f16` (N, C, H, W) float16 padded rollouts of μ, `conditions.npz` (commands,
 trajectories, layouts, packed vehicle occupancy, earlier index, seeds) and `meta.json` (VAE, grid,
 count, per-channel latent mean/std over the cache). Interrupted runs continue with `--resume`.
+Drive k of a cache is the procedural training drive `first_drive + k`, so a cache made with
+`--first-drive` past an earlier cache's drives holds only drives a model trained on that one never saw.
 """
 
 from __future__ import annotations
@@ -87,7 +89,13 @@ def _write_meta(folder: Path, meta: dict, latents: np.memmap) -> None:
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
-def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_drives: int = 2) -> Path:
+def drive_seed(drive: int) -> int:
+    """The procedural seed of training drive `drive` (the train split, offset from the clip seeds)."""
+    return split_seed("train", 10_000_000 + drive)
+
+
+def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, first_drive: int = 0,
+                batch_drives: int = 2) -> Path:
     model = load_bundle(vae_folder, kind="hexplane-vae")
     grid = model.config.grid()
     folder = Path(out)
@@ -96,12 +104,13 @@ def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_d
     total = drives * CLIPS_PER_DRIVE
     meta = {"vae": str(vae_folder), "vae_hash": bundle_hash(vae_folder), "latent_shape": list(shape),
             "latent_sizes": list(model.config.latent_sizes), "extent": grid.extent[0],
-            "cells": list(grid.cells), "frames": grid.frames, "count": 0, "capacity": total, "drives": drives}
+            "cells": list(grid.cells), "frames": grid.frames, "count": 0, "capacity": total, "drives": drives,
+            "first_drive": first_drive}
     arrays: dict[str, list] = {}
     if resume and (folder / "meta.json").is_file():
         cache = open_cache(folder)
-        if cache.meta["vae_hash"] != meta["vae_hash"] or cache.meta["capacity"] != total:
-            raise InputError(f"{folder}: was made with another VAE or size; drop --resume or use another --out")
+        if (cache.meta["vae_hash"], cache.meta["capacity"], cache.meta.get("first_drive", 0)) != (meta["vae_hash"], total, first_drive):
+            raise InputError(f"{folder}: was made with another VAE, size or first drive; drop --resume or use another --out")
         meta["count"] = len(cache)
         with np.load(folder / "conditions.npz", allow_pickle=False) as data:
             arrays = {key: [data[key][: len(cache)]] for key in data.files}
@@ -110,7 +119,7 @@ def build_cache(vae_folder: str, out: str, *, drives: int, resume: bool, batch_d
     for drive in range(meta["count"] // CLIPS_PER_DRIVE, drives, batch_drives):
         clips = []
         for index in range(drive, min(drive + batch_drives, drives)):
-            clips += generate_drive(split_seed("train", 10_000_000 + index), grid=grid, clips=CLIPS_PER_DRIVE)
+            clips += generate_drive(drive_seed(first_drive + index), grid=grid, clips=CLIPS_PER_DRIVE)
         start = meta["count"]
         latents[start: start + len(clips)] = encode_clips(model, clips)
         for k in range(0, len(clips), CLIPS_PER_DRIVE):
@@ -130,13 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae", default="checkpoints/vae_cpu", help="VAE bundle folder")
     parser.add_argument("--out", required=True, help="cache folder")
     parser.add_argument("--drives", type=int, default=2000, help="procedural drives (2 clips each)")
+    parser.add_argument("--first-drive", type=int, default=0,
+                        help="index of the first procedural drive (past an earlier cache's: drives it never saw)")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
 
     def body() -> int:
         if args.drives < 1:
             raise InputError(f"--drives must be at least 1, got {args.drives}")
-        print(f"cache: {build_cache(args.vae, args.out, drives=args.drives, resume=args.resume)}")
+        if args.first_drive < 0:
+            raise InputError(f"--first-drive must be 0 or more, got {args.first_drive}")
+        folder = build_cache(args.vae, args.out, drives=args.drives, resume=args.resume, first_drive=args.first_drive)
+        print(f"cache: {folder}")
         return 0
 
     return run_cli(body)

@@ -14,7 +14,8 @@ torchrun like the VAE.
 Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
 float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
 FILE` continues from it with a fresh optimiser, whose learning rate warms up again over `--warmup`
-steps.
+steps, on any cache made with the same VAE (the model keeps the latent normalisation it was trained
+with), and `python -m core.train.ship FILE DIR --kind hexplane-dit` ships its EMA weights.
 """
 
 from __future__ import annotations
@@ -61,14 +62,18 @@ class DiTSettings:
     seed: int
 
 
-def config_for_cache(cache: LatentCache, preset: str, overrides: dict) -> DiTConfig:
-    """The preset, fitted to the cache's latent shape and statistics."""
+def config_for_cache(cache: LatentCache, preset: str, overrides: dict, *, trained: DiTConfig | None = None) -> DiTConfig:
+    """The preset, fitted to the cache's latent shape and statistics. A model already `trained` keeps
+    its own latent normalisation: a cache of other drives from the same VAE has slightly other statistics,
+    and renormalising would shift every input the model learned on."""
     meta = cache.meta
     fitted = {
         "latent_channels": meta["latent_shape"][0], "latent_sizes": tuple(meta["latent_sizes"]),
         "frames": meta["frames"], "extent": meta["extent"], "latent_mean": meta["channel_mean"],
         "latent_std": [max(s, 1e-3) for s in meta["channel_std"]],  # a dead channel must not blow up
     }
+    if trained is not None:
+        fitted.update(latent_mean=trained.latent_mean, latent_std=trained.latent_std)
     return dit_preset(preset, **{**fitted, **overrides})
 
 
@@ -212,23 +217,14 @@ class DiTTrainer:
         os.replace(temp, path)
 
     def resume_compact(self, path: Path) -> None:
-        from safetensors import safe_open
-
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no compact training state there")
-        with safe_open(str(path), framework="pt") as stored:
-            meta = stored.metadata()
-            trained = config_from_dict(DiTConfig, json.loads(meta["config"]))
-            grown = [name for name in GROWABLE if not getattr(trained, name) and getattr(self.config, name)]
-            if not same_setup(dataclasses.replace(trained, **{name: True for name in grown}), self.config):
-                raise InputError(f"{path}: was trained with a different config or cache")
-            names = set(stored.keys())
-            for prefix, model in (("model", self.model), ("ema", self.ema)):
-                weights = {name: stored.get_tensor(f"{prefix}.{name}").float()
-                           for name in model.state_dict() if f"{prefix}.{name}" in names}
-                missing, _ = model.load_state_dict(weights, strict=False)
-                if any(name.split(".")[0] not in grown for name in missing):
-                    raise InputError(f"{path}: lacks weights {sorted(missing)}")
+        trained, meta = read_compact(path)
+        grown = [name for name in GROWABLE if not getattr(trained, name) and getattr(self.config, name)]
+        if not same_setup(dataclasses.replace(trained, **{name: True for name in grown}), self.config):
+            raise InputError(f"{path}: was trained with a different config or cache")
+        for prefix, model in (("model", self.model), ("ema", self.ema)):
+            missing, _ = model.load_state_dict(compact_weights(path, prefix), strict=False)
+            if any(name.split(".")[0] not in grown for name in missing):
+                raise InputError(f"{path}: lacks weights {sorted(missing)}")
         if grown:  # zero-initialised paths: the model computes what it did, and learns to use them
             print(f"added to the trained model: {', '.join(grown)}", file=sys.stderr)
         self.step, self.elapsed, self.rewarm_from = int(meta["step"]), float(meta["elapsed"]), int(meta["step"])
@@ -244,6 +240,43 @@ class DiTTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.generator.set_state(state["generator"])
+
+
+def read_compact(path: Path) -> tuple[DiTConfig, dict[str, str]]:
+    """The config a compact state was trained with, and its metadata (step, elapsed seconds)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no compact training state there")
+    try:
+        with safe_open(str(path), framework="pt") as stored:
+            meta = stored.metadata() or {}
+    except SafetensorError as error:
+        raise InputError(f"{path}: not a safetensors file ({error})") from None
+    if "config" not in meta or "step" not in meta:
+        raise InputError(f"{path}: not a compact DiT training state (no config or step in its metadata)")
+    return config_from_dict(DiTConfig, json.loads(meta["config"])), meta
+
+
+def compact_weights(path: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The float32 weights stored under `prefix` ("model": live, "ema": averaged) in a compact state."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as stored:
+        return {name.removeprefix(f"{prefix}."): stored.get_tensor(name).float()
+                for name in stored.keys() if name.startswith(f"{prefix}.")}
+
+
+def compact_model(path: Path, prefix: str = "ema") -> tuple[HexPlaneDiT, dict]:
+    """The DiT of a compact state with its `prefix` weights loaded strictly (eval mode), and notes for a bundle."""
+    config, meta = read_compact(path)
+    model = HexPlaneDiT(config)
+    try:
+        model.load_state_dict(compact_weights(path, prefix))
+    except RuntimeError as error:
+        raise InputError(f"{path}: its {prefix} weights do not fit its config ({str(error).splitlines()[0]})") from None
+    notes = {"steps": int(meta["step"]), "train_minutes": round(float(meta["elapsed"]) / 60, 1), "weights": prefix}
+    return model.eval(), notes
 
 
 def run(trainer: DiTTrainer) -> None:
@@ -267,6 +300,14 @@ def run(trainer: DiTTrainer) -> None:
             trainer.save()
     trainer.save()
     bar.close()
+
+
+def continued_config(args: argparse.Namespace) -> DiTConfig | None:
+    """The config of the model this run continues (from its training state or a compact state), if any."""
+    state = Path(args.out) / "train_state.pt"
+    if args.resume and state.is_file():
+        return config_from_dict(DiTConfig, json.loads(torch.load(state, weights_only=True)["config"]))
+    return read_compact(Path(args.resume_compact))[0] if args.resume_compact and not args.resume else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         cache = open_cache(args.cache)
-        config = config_for_cache(cache, args.preset, parse_overrides(args.set))
+        config = config_for_cache(cache, args.preset, parse_overrides(args.set), trained=continued_config(args))
         settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
                                args.save_every, args.amp, args.stop_after, args.seed)
         settings.out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from core.checkpoint import save_bundle
 from core.config import vae_preset
 from core.models.vae import HexPlaneVAE
 from core.train.cache_latents import build_cache, main, open_cache
+from core.types import InputError
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,20 @@ def test_resume_continues_and_matches(tiny_vae, tmp_path, monkeypatch):
     assert np.array_equal(whole.commands, parts.commands)
 
 
+def test_first_drive_continues_the_drive_sequence_of_an_earlier_cache(tiny_vae, tmp_path):
+    """A cache made from drive N on holds exactly the drives past an earlier cache of N drives."""
+    whole = open_cache(build_cache(str(tiny_vae), str(tmp_path / "whole"), drives=4, resume=False))
+    later = open_cache(build_cache(str(tiny_vae), str(tmp_path / "later"), drives=2, resume=False, first_drive=2))
+    assert later.meta["first_drive"] == 2 and later.earlier.tolist() == [-1, 0, -1, 2]
+    assert np.array_equal(np.asarray(later.latents), np.asarray(whole.latents[4:]))
+    with np.load(tmp_path / "later" / "conditions.npz") as a, np.load(tmp_path / "whole" / "conditions.npz") as b:
+        assert np.array_equal(a["seeds"], b["seeds"][4:])
+    with pytest.raises(InputError, match="first drive"):
+        build_cache(str(tiny_vae), str(tmp_path / "later"), drives=2, resume=True, first_drive=3)
+
+
 def test_cli_errors(tmp_path, capsys):
     assert main(["--vae", str(tmp_path / "none"), "--out", str(tmp_path / "c"), "--drives", "1"]) == 2
     assert "no such checkpoint folder" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "c"), "--drives", "1", "--first-drive", "-1"]) == 2
+    assert "--first-drive must be 0 or more" in capsys.readouterr().err

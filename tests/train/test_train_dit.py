@@ -62,6 +62,41 @@ def test_compact_resume_continues_from_the_saved_weights(cache, tmp_path):
                  "--resume-compact", str(compact), "--batch", "4", "--amp", "off"]) == 2
 
 
+def test_compact_resume_on_other_drives_keeps_the_models_latent_normalisation(cache, tmp_path):
+    """A cache of other drives from the same VAE has other latent statistics; the continued model keeps
+    the ones it was trained with (renormalising would shift every input it learned), here and on --resume."""
+    other = build_cache(json.loads((cache / "meta.json").read_text())["vae"], str(tmp_path / "other"), drives=2,
+                        resume=False, first_drive=4)
+    assert not np.allclose(json.loads((other / "meta.json").read_text())["channel_mean"],
+                           json.loads((cache / "meta.json").read_text())["channel_mean"])
+    first, later = tmp_path / "a", tmp_path / "b"
+    assert main(["--cache", str(cache), "--out", str(first), "--steps", "20", "--stop-after", "5", *TINY]) == 0
+    trained = load_bundle(first / "ema", kind="hexplane-dit").config
+    assert main(["--cache", str(other), "--out", str(later), "--steps", "20", "--stop-after", "10",
+                 "--resume-compact", str(first / "compact.safetensors"), *TINY]) == 0
+    assert main(["--cache", str(other), "--out", str(later), "--steps", "20", "--resume", *TINY]) == 0
+    continued = load_bundle(later / "ema", kind="hexplane-dit").config
+    assert continued.latent_mean == trained.latent_mean and continued.latent_std == trained.latent_std
+    assert json.loads((later / "ema" / "config.json").read_text())["notes"]["steps"] == 20
+
+
+def test_a_compact_state_ships_its_ema_weights(cache, tmp_path, capsys):
+    from core.train.ship import main as ship
+
+    assert main(["--cache", str(cache), "--out", str(tmp_path), "--steps", "10", *TINY]) == 0
+    compact = tmp_path / "compact.safetensors"
+    assert ship([str(compact), str(tmp_path / "shipped"), "--kind", "hexplane-dit"]) == 0
+    shipped, ema = load_bundle(tmp_path / "shipped", kind="hexplane-dit"), load_bundle(tmp_path / "ema", kind="hexplane-dit")
+    assert all(torch.allclose(shipped.state_dict()[k], v, atol=1e-3) for k, v in ema.state_dict().items())
+    notes = json.loads((tmp_path / "shipped" / "config.json").read_text())["notes"]
+    assert notes["steps"] == 10 and notes["weights"] == "ema" and notes["shipped_from"] == str(compact)
+    assert ship([str(compact), str(tmp_path / "x"), "--kind", "hexplane-vae"]) == 2
+    assert "ships only as a DiT's compact state" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"not a tensor file")
+    assert ship([str(tmp_path / "junk.safetensors"), str(tmp_path / "y"), "--kind", "hexplane-dit"]) == 2
+    assert "not a safetensors file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("path", ["condition_input", "trajectory_map"])
 def test_compact_state_grows_a_zero_initialised_path(cache, tmp_path, capsys, path):
     """A state trained without a growable path continues with it; the new path starts silent, so the
