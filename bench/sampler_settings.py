@@ -8,8 +8,9 @@ shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at 
 default scale unless given), then with the first entry once per `--from-steps` value (guidance only at
 timesteps ≤ it, the conditional prediction alone before). Prints per setting the scene distance to
 `--reference` real test scenes, precision / recall, adherence (layout IoU, median final error of the ego
-car, command accuracy) and seconds per scene. `--layout-only` asks for the same clips' layouts alone
-(the report's "layout only" set), `--unconditional` for nothing (the report's unconditional set).
+car, command accuracy), vehicle debris (the share of vehicle blobs smaller than a car) and seconds per
+scene. `--layout-only` asks for the same clips' layouts alone (the report's "layout only" set),
+`--unconditional` for nothing (the report's unconditional set).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def main() -> None:
     what = "nothing" if args.unconditional else "layout" if args.layout_only else "command + trajectory + layout"
     print(f"{args.requests} requests ({what})\n")
     print(f"{'sampler':>8}  {'steps':>5}  {'guidance':>8}  {'from':>10}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
-          f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'s/scene':>7}")
+          f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'debris':>6}  {'s/scene':>7}")
     for setting in settings:
         generated = suite.generate_set(service, asked, setting, frames=grid.frames)
         measured = space.compare([scene.labels for scene in generated.scenes])
@@ -78,7 +79,7 @@ def main() -> None:
               f"{measured['volume_fsd'].value:7.3f}  "
               f"{measured['bird_eye_fsd'].value:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
-              f"{generated.seconds_per_scene:7.2f}", flush=True)
+              f"{suite.temporal_summary(generated.scenes)['vehicle_debris']:6.2f}  {generated.seconds_per_scene:7.2f}", flush=True)
 
 
 if __name__ == "__main__":

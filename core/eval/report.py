@@ -194,10 +194,12 @@ def write_temporal(report: Report, generated: dict) -> None:
                          ("generated (unconditional)", generated["sets"]["unconditional"].scenes)):
         measured = suite.temporal_summary(scenes)
         numbers[name] = measured
-        rows.append([name, 100 * measured["flicker"], measured["vehicle_acceleration"], measured["track_breaks"]])
+        rows.append([name, 100 * measured["flicker"], measured["vehicle_acceleration"], measured["track_breaks"],
+                     100 * measured["vehicle_debris"]])
     report.section("Temporal consistency", "Flicker: % of static-class voxels that change between frames. Vehicle tracks: "
-                   "mean acceleration along tracks (m/s², blob centres quantised to 0.8 m) and breaks per track.")
-    report.table(["scenes", "flicker %", "vehicle acceleration", "track breaks"], rows)
+                   "mean acceleration along tracks (m/s², blob centres quantised to 0.8 m) and breaks per track. "
+                   f"Vehicle debris: % of the vehicle blobs seen from above smaller than a car ({adherence.MIN_CAR_CELLS} cells).")
+    report.table(["scenes", "flicker %", "vehicle acceleration", "track breaks", "vehicle debris %"], rows)
     report.numbers["temporal"] = numbers
 
 

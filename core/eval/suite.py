@@ -142,7 +142,8 @@ def temporal_summary(scenes: list[OccupancySequence]) -> dict[str, float]:
     tracks = [temporal.vehicle_tracks(s) for s in scenes]
     return {"flicker": float(np.mean([temporal.flicker_rate(s) for s in scenes])),
             "vehicle_acceleration": float(np.mean([t.mean_acceleration for t in tracks])),
-            "track_breaks": float(np.mean([t.break_rate for t in tracks]))}
+            "track_breaks": float(np.mean([t.break_rate for t in tracks])),
+            "vehicle_debris": float(np.mean([temporal.vehicle_debris(s) for s in scenes]))}
 
 
 def inpaint_mask(grid: GridSpec, index: int) -> np.ndarray:

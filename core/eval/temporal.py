@@ -7,6 +7,8 @@
 - Vehicle tracks: vehicle blobs seen from above, matched frame to frame to the nearest blob within
   reach; smoothness is the mean acceleration along tracks of 3+ frames (m/s²), and breaks are tracks
   that end or start while well inside the grid (a car that pops in or out of existence).
+- Vehicle debris: of the vehicle blobs seen from above in all frames, the share smaller than a car:
+  fragments where a whole car should be (a real scene has a few, cars cut by the grid's edge).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def flicker_rate(scene: OccupancySequence) -> float:
         changed += int((a[static] != b[static]).sum())
         total += int(static.sum())
     return changed / total if total else 0.0
+
+
+def vehicle_debris(scene: OccupancySequence) -> float:
+    """Share of the vehicle blobs (seen from above, over all frames) smaller than a car; 0 without vehicles."""
+    sizes = np.array([blob.cells for frame in scene.labels for blob in blobs((frame == VEHICLE).any(axis=2))])
+    return float((sizes < MIN_CAR_CELLS).mean()) if len(sizes) else 0.0
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pytest
 
 from core.data.palette import PALETTE
 from core.data.procedural import generate_clip, split_seed
-from core.eval.temporal import flicker_rate, vehicle_tracks
+from core.eval.temporal import flicker_rate, vehicle_debris, vehicle_tracks
 from core.types import GridSpec, OccupancySequence
 
 GRID = GridSpec.preset("cpu")
@@ -42,3 +42,13 @@ def test_vehicle_tracks_measure_smoothness_and_breaks():
     assert jitter.mean_acceleration > 10
     vanishing = vehicle_tracks(_car_scene([(20 + t, 30) for t in range(4)] + [None] * 4))
     assert vanishing.break_rate == 1.0
+
+
+def test_vehicle_debris_counts_the_blobs_smaller_than_a_car(clip):
+    whole = _car_scene([(10 + 2 * t, 30) for t in range(4)])
+    assert vehicle_debris(whole) == 0.0
+    labels = whole.labels.copy()
+    labels[:, 50, 10, 1] = labels[:, 40, 50, 1] = labels[:, 55, 55, 2] = VEHICLE  # three one-voxel fragments a frame
+    assert vehicle_debris(OccupancySequence(labels, whole.grid)) == pytest.approx(3 / 4)
+    assert vehicle_debris(_car_scene([None, None])) == 0.0  # no vehicles: nothing broken
+    assert vehicle_debris(clip.scene) < 0.2  # the procedural ground truth: whole cars, a few cut by the edge
