@@ -10,8 +10,7 @@ DiT's normalised units: noise × the latent's per-channel std) before decoding, 
 imprecise latent alone breaks cars up; for the DiT's one-step estimates of the latents from the same
 latents noised to each `--one-step` timestep (how well it restores cars whose layout the noise has not
 yet hidden); and for the DiT's scenes for the same requests (command, trajectory and layout) at each
-sampler setting. Also the share of voxels that are vehicle, and the
-median blob size in cells.
+sampler setting. Also the share of voxels that are vehicle, and the median blob size in cells.
 """
 
 from __future__ import annotations
@@ -28,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.sampler_settings import sampler_spec  # noqa: E402
 from core.api import DEFAULT_CHECKPOINTS, SceneGenerator  # noqa: E402
 from core.checkpoint import load_bundle  # noqa: E402
+from core.conditions.tensors import to_dit_conditions  # noqa: E402
+from core.diffusion.schedule import predict_x0, q_sample  # noqa: E402
 from core.eval import suite  # noqa: E402
 from core.eval.adherence import VEHICLE  # noqa: E402
 from core.eval.geometry import blobs  # noqa: E402
 from core.eval.temporal import vehicle_debris  # noqa: E402
-from core.conditions.tensors import to_dit_conditions  # noqa: E402
-from core.diffusion.schedule import predict_x0, q_sample  # noqa: E402
 from core.models.hexplane import rollout, unroll  # noqa: E402
 from core.types import OccupancySequence  # noqa: E402
 
