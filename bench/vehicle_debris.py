@@ -1,7 +1,8 @@
 """Where do the generated scenes' car fragments come from? Vehicle debris side by side in one run.
 
     python bench/vehicle_debris.py [--checkpoints DIR] [--requests 16] [--noise 0.1 0.2 0.3]
-                                   [--one-step 50 200 400 600] [--samplers dpm++:25:4 dpm++:25:1]
+                                   [--one-step 50 200 400 600] [--from-noised 200 400 600]
+                                   [--samplers dpm++:25:4 dpm++:25:1]
 
 Vehicle debris is the share of vehicle blobs (seen from above, all frames) smaller than a car
 (`core.eval.temporal.vehicle_debris`). Printed for the requests' real scenes; for the VAE's
@@ -9,7 +10,8 @@ reconstructions of them; for the same latents with Gaussian noise of each `--noi
 DiT's normalised units: noise × the latent's per-channel std) before decoding, which shows how much an
 imprecise latent alone breaks cars up; for the DiT's one-step estimates of the latents from the same
 latents noised to each `--one-step` timestep (how well it restores cars whose layout the noise has not
-yet hidden); and for the DiT's scenes for the same requests (command, trajectory and layout) at each
+yet hidden); for the DiT's samples from the same latents noised to each `--from-noised` timestep (the
+first sampler setting's steps from there down: what its own steps make of cars it was handed); and for the DiT's scenes for the same requests (command, trajectory and layout) at each
 sampler setting. Also the share of voxels that are vehicle, and the median blob size in cells.
 """
 
@@ -28,7 +30,8 @@ from bench.sampler_settings import sampler_spec  # noqa: E402
 from core.api import DEFAULT_CHECKPOINTS, SceneGenerator  # noqa: E402
 from core.checkpoint import load_bundle  # noqa: E402
 from core.conditions.tensors import to_dit_conditions  # noqa: E402
-from core.diffusion.schedule import predict_x0, q_sample  # noqa: E402
+from core.diffusion import LOG_SNR_SAMPLERS, sample  # noqa: E402
+from core.diffusion.schedule import predict_x0, q_sample, spaced_timesteps  # noqa: E402
 from core.eval import suite  # noqa: E402
 from core.eval.adherence import VEHICLE  # noqa: E402
 from core.eval.geometry import blobs  # noqa: E402
@@ -41,7 +44,7 @@ def row(name: str, scenes: list[np.ndarray], grid) -> str:
     debris = np.mean([vehicle_debris(OccupancySequence(labels, grid)) for labels in scenes])
     sizes = [blob.cells for labels in scenes for frame in labels for blob in blobs((frame == VEHICLE).any(axis=2))]
     share = 100 * np.mean([(labels == VEHICLE).mean() for labels in scenes])
-    return f"{name:<54}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if sizes else 0:11.0f}"
+    return f"{name:<62}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if sizes else 0:11.0f}"
 
 
 @torch.no_grad()
@@ -74,12 +77,33 @@ def one_step_estimates(service: SceneGenerator, clips, timestep: int, seed: int 
     return decoded
 
 
+@torch.no_grad()
+def samples_from_noised(service: SceneGenerator, clips, timestep: int, settings, seed: int = 0) -> list[np.ndarray]:
+    """Each clip's latent noised to the first of the sampler's steps at or below `timestep`, sampled from
+    there down with its conditions and guidance, decoded to class ids."""
+    pipeline, grid = service._load(), service.scene_grid()
+    spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
+    steps = spaced_timesteps(pipeline.schedule, settings.steps, spacing=spacing)
+    steps = steps[steps <= timestep]
+    decoded = []
+    for index, clip in enumerate(clips):
+        generator = torch.Generator().manual_seed(seed + index)
+        x0 = pipeline.encode(clip.scene.labels)  # (1, C, H, W) normalised
+        x_t = q_sample(pipeline.schedule, x0, steps[:1], torch.randn(x0.shape, generator=generator).to(x0.device))
+        conditions = to_dit_conditions(suite.conditions_of(clip), pipeline.dit.config, grid.cells, device=pipeline.device)
+        denoise_fn = pipeline.denoiser(conditions, settings.guidance_scale, settings.guidance_from)
+        rolled = sample(settings.sampler, denoise_fn, x_t, pipeline.schedule, timesteps=steps, generator=generator)
+        decoded.append(pipeline.decode(rolled))
+    return decoded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS))
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--noise", type=float, nargs="*", default=[0.1, 0.2, 0.3])
     parser.add_argument("--one-step", type=int, nargs="*", default=[50, 200, 400, 600], metavar="T")
+    parser.add_argument("--from-noised", type=int, nargs="*", default=[200, 400, 600], metavar="T")
     parser.add_argument("--samplers", type=sampler_spec, nargs="*", default=[sampler_spec("dpm++:25")],
                         metavar="NAME:STEPS[:GUIDANCE]")
     args = parser.parse_args()
@@ -90,7 +114,7 @@ def main() -> None:
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
     real = [clip.scene.labels for clip in clips]
     print(f"{args.requests} requests (command + trajectory + layout) and their real scenes\n")
-    print(f"{'scenes':<54}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>11}")
+    print(f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>11}")
     print(row("real", real, grid), flush=True)
     for noise in [0.0, *args.noise]:
         print(row(f"real through the VAE, latent noise {noise:g}", noisy_reconstructions(vae, dit_config, real, noise), grid),
@@ -98,6 +122,10 @@ def main() -> None:
     service = SceneGenerator(checkpoints=folder)
     for timestep in args.one_step:
         print(row(f"DiT's one-step estimate from t = {timestep}", one_step_estimates(service, clips, timestep), grid), flush=True)
+    first = args.samplers[0] if args.samplers else sampler_spec("dpm++:25")
+    for timestep in args.from_noised:
+        print(row(f"sampled from t = {timestep}, {suite.describe(first)}", samples_from_noised(service, clips, timestep, first),
+                  grid), flush=True)
     asked = [suite.conditions_of(clip) for clip in clips]
     for settings in args.samplers:
         generated = suite.generate_set(service, asked, settings, frames=grid.frames)
