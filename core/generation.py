@@ -133,7 +133,7 @@ def extend_scene(pipeline: LatentPipeline, scene: OccupancySequence, settings: S
 def rollout_known_mask(mask: np.ndarray, frames: range | None, sizes: tuple[int, int, int, int], grid: GridSpec) -> torch.Tensor:
     """(1, 1, H, W) bool, True on rollout cells to keep: the bird's-eye `mask` (X, Y) (True = regenerate)
     projected onto xy, and onto the x / y rows of xz, yz, tx and ty (within the frame range for tx, ty)."""
-    from core.models.embedders import project_to_rollout
+    from core.models.embedders import rollout_footprint
 
     if mask.shape != grid.cells[:2]:
         raise InputError(f"mask must be {grid.cells[0]}×{grid.cells[1]} cells, got {mask.shape[0]}×{mask.shape[1]}")
@@ -143,9 +143,7 @@ def rollout_known_mask(mask: np.ndarray, frames: range | None, sizes: tuple[int,
     chosen[frames if frames is not None else slice(None)] = True
     if not chosen.any():
         raise InputError(f"the frame range is empty; frames are 0..{grid.frames - 1}")
-    volume = torch.from_numpy(chosen[:, None, None] & mask[None]).float()[None, None]  # (1, 1, T, X, Y)
-    regenerate = project_to_rollout(volume, sizes) > 0
-    return ~regenerate
+    return ~rollout_footprint(torch.from_numpy(chosen[:, None, None] & mask[None])[None], sizes)
 
 
 def inpaint_scene(pipeline: LatentPipeline, scene: OccupancySequence, mask: np.ndarray, settings: SamplerSettings,

@@ -6,7 +6,7 @@ Nothing here knows a concrete model or what a condition means: a model enters as
 """
 
 from core.diffusion.guidance import GuidedModelFn, batched_guidance, classifier_free_guidance, inpainting
-from core.diffusion.losses import diffusion_loss, masked_mse, training_targets
+from core.diffusion.losses import diffusion_loss, masked_mse, min_snr_weights, training_targets
 from core.diffusion.samplers import (
     LOG_SNR_SAMPLERS,
     SAMPLERS,
@@ -49,6 +49,7 @@ __all__ = [
     "inpainting",
     "linear_schedule",
     "masked_mse",
+    "min_snr_weights",
     "predict_x0",
     "q_sample",
     "sample",

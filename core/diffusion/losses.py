@@ -3,6 +3,11 @@
 t is drawn uniformly from 0 … N−1, x_t = q_sample(x0, t, ε) and the model is asked for ε. On the
 Padded Rollout (DESIGN §2) the cells that belong to no HexPlane plane carry no data, so the loss
 averages only over the cells a `keep_mask` marks (e.g. `~padding_mask(sizes)`).
+
+Optional `weights` stress some of the error: per sample, `min_snr_weights` (min-SNR-γ, Hang et al.
+2023: the nearly clean timesteps, whose ε is hard to see and easy to over-fit, count less, so the noisy
+ones, where a scene's layout is decided, count relatively more), and per cell, e.g. the rollout cells
+that carry a class the model draws badly.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ def training_targets(
     return t, noise, q_sample(schedule, x0, t, noise)
 
 
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor, keep_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error over the cells where the bool `keep_mask` (broadcast to prediction) is True.
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, keep_mask: torch.Tensor | None = None,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error over the cells where the bool `keep_mask` (broadcast to prediction) is True,
+    each cell's error multiplied by `weights` (broadcast to prediction) when given: the weighted sum over
+    kept cells divided by their number, so weights of 1 give the plain masked mean.
 
     Computed in at least float32 (a bf16 prediction under autocast would lose the small residuals).
     No kept cell gives 0 (still attached to the graph) rather than NaN.
@@ -34,12 +42,23 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, keep_mask: torch.
         raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ")
     dtype = torch.float64 if prediction.dtype == torch.float64 else torch.float32
     squared = (prediction.to(dtype) - target.to(dtype)) ** 2
-    if keep_mask is None:
-        return squared.mean()
-    if keep_mask.dtype != torch.bool:
+    if keep_mask is not None and keep_mask.dtype != torch.bool:
         raise TypeError(f"keep_mask must be a bool tensor, got {keep_mask.dtype}")
-    weights = keep_mask.to(device=squared.device, dtype=dtype).expand_as(squared)
-    return (squared * weights).sum() / weights.sum().clamp(min=1)
+    kept = torch.ones((), dtype=dtype, device=squared.device) if keep_mask is None else keep_mask.to(squared.device, dtype)
+    kept = kept.expand_as(squared)
+    weighted = squared if weights is None else squared * weights.to(squared.device, dtype)
+    return (weighted * kept).sum() / kept.sum().clamp(min=1)
+
+
+def min_snr_weights(schedule: NoiseSchedule, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """(B,) loss weights of ε-prediction under min-SNR-γ: min(SNR(t), γ) / SNR(t), with SNR = ᾱ / (1 − ᾱ).
+    1 where SNR ≤ γ (the noisier timesteps), γ / SNR below (the linear schedule with γ = 5: 0.0005 at
+    t = 0, 0.15 at t = 50, 1 from t = 130 on)."""
+    if not gamma > 0:
+        raise ValueError(f"min-SNR gamma must be > 0, got {gamma}")
+    alpha_bar = schedule.alphas_cumprod.to(t.device, torch.float64)[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    return (snr.clamp(max=gamma) / snr).float()
 
 
 def diffusion_loss(

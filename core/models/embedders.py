@@ -155,6 +155,12 @@ def project_to_rollout(volume: torch.Tensor, sizes: tuple[int, int, int, int]) -
     return rollout(planes)
 
 
+def rollout_footprint(marked: torch.Tensor, sizes: tuple[int, int, int, int]) -> torch.Tensor:
+    """(B, T, X, Y) bool bird's-eye marks per frame → (B, 1, H, W) bool: the rollout cells whose
+    projection (`project_to_rollout`) sees any marked cell."""
+    return project_to_rollout(marked[:, None].float(), sizes) > 0
+
+
 class LayoutEmbedder(NullableEmbedder):
     """Bird's-eye maps → one vector per rollout token: conv encoder, rollout projection, patchify.
     `silent`: the output layer and the null start at zero (a path grown onto a trained model)."""

@@ -6,8 +6,9 @@ person rarely gives, with `vehicles_dropout`), and all of them together with `jo
 model learns every combination a person can ask for, and the unconditional case that classifier-free
 guidance needs. (Independent drops alone train "everything absent" almost never: the guidance's
 unconditional branch was then an untrained input.) Latents are normalised per channel with the cache's
-statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout,
-AdamW, EMA of the weights (the shipped weights), reduced precision on CUDA (checked against float32
+statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout
+(optionally weighted: `--min-snr GAMMA` per timestep, `--vehicle-weight W` on the rollout cells that
+see a vehicle of the clip, where generated cars break up), AdamW, EMA of the weights (the shipped weights), reduced precision on CUDA (checked against float32
 first; `core.train.common.autocast_dtype` says why not on the CPU), resumable training state, DDP under
 torchrun like the VAE.
 
@@ -37,8 +38,9 @@ from tqdm import tqdm
 
 from core.checkpoint import save_bundle
 from core.config import DiTConfig, config_from_dict, config_to_dict, dit_preset
-from core.diffusion import linear_schedule, masked_mse, training_targets
+from core.diffusion import linear_schedule, masked_mse, min_snr_weights, training_targets
 from core.models.dit import DiTConditions, HexPlaneDiT
+from core.models.embedders import rollout_footprint
 from core.models.hexplane import padding_mask
 from core.train.cache_latents import LatentCache, open_cache
 from core.train.common import (
@@ -60,6 +62,8 @@ class DiTSettings:
     amp: str
     stop_after: int | None
     seed: int
+    min_snr: float | None = None  # min-SNR-γ loss weighting; None: every timestep alike
+    vehicle_weight: float = 1.0  # loss weight of the rollout cells that see a vehicle
 
 
 def config_for_cache(cache: LatentCache, preset: str, overrides: dict, *, trained: DiTConfig | None = None) -> DiTConfig:
@@ -170,7 +174,7 @@ class DiTTrainer:
             group["lr"] = learning_rate(self.step, self.settings) * self.rewarm()
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             prediction = self.wrapped(x_t.to(self.device), t.to(self.device), conditions)
-        loss = masked_mse(prediction, noise.to(self.device), self.keep_mask)
+        loss = masked_mse(prediction, noise.to(self.device), self.keep_mask, self.loss_weights(picked, t))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -180,6 +184,17 @@ class DiTTrainer:
                 ema.lerp_(live, 1.0 - self.settings.ema)
         self.step += 1
         return float(loss.detach())
+
+    def loss_weights(self, picked: np.ndarray, t: torch.Tensor) -> torch.Tensor | None:
+        """Per-sample (min-SNR) times per-cell (vehicles) weights of the batch's errors, None if neither."""
+        weights = None
+        if self.settings.min_snr is not None:
+            weights = min_snr_weights(self.schedule, t, self.settings.min_snr).view(-1, 1, 1, 1).to(self.device)
+        if self.settings.vehicle_weight != 1.0:
+            seen = rollout_footprint(torch.from_numpy(self.cache.vehicles[picked]), self.config.latent_sizes)
+            cells = 1.0 + (self.settings.vehicle_weight - 1.0) * seen.float().to(self.device)
+            weights = cells if weights is None else weights * cells
+        return weights
 
     def rewarm(self) -> float:
         """After a compact resume, the fresh optimiser's learning rate ramps up again."""
@@ -325,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help=AMP_HELP)
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps this run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-snr", type=float, default=None, metavar="GAMMA",
+                        help="weight each timestep's loss by min(SNR, GAMMA) / SNR (min-SNR-γ; e.g. 1 or 5)")
+    parser.add_argument("--vehicle-weight", type=float, default=1.0, metavar="W",
+                        help="loss weight of the rollout cells that see a vehicle of the clip (1: no extra weight)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--resume-compact", metavar="FILE", help="continue from a compact.safetensors (fresh optimiser)")
     parser.add_argument("--forget-token-conditions", action="store_true",
@@ -336,8 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         cache = open_cache(args.cache)
         config = config_for_cache(cache, args.preset, parse_overrides(args.set), trained=continued_config(args))
+        if args.min_snr is not None and not args.min_snr > 0:
+            raise InputError(f"--min-snr must be > 0, got {args.min_snr}")
+        if not args.vehicle_weight > 0:
+            raise InputError(f"--vehicle-weight must be > 0, got {args.vehicle_weight}")
         settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
-                               args.save_every, args.amp, args.stop_after, args.seed)
+                               args.save_every, args.amp, args.stop_after, args.seed, args.min_snr, args.vehicle_weight)
         settings.out.mkdir(parents=True, exist_ok=True)
         init_distributed(world)
         trainer = DiTTrainer(config, cache, settings, rank=rank, world=world)

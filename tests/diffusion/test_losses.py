@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from core.diffusion import diffusion_loss, linear_schedule, masked_mse, q_sample, training_targets
+from core.diffusion import diffusion_loss, linear_schedule, masked_mse, min_snr_weights, q_sample, training_targets
 from tests.diffusion.denoisers import point_denoiser
 
 SCHEDULE = linear_schedule()
@@ -66,3 +66,29 @@ def test_diffusion_loss_is_zero_for_the_exact_denoiser_and_trains_a_model():
     loss = diffusion_loss(lambda x_t, t: model(x_t), SCHEDULE, x0.float(), generator=generator(2), keep_mask=keep)
     loss.backward()
     assert loss.ndim == 0 and model.weight.grad is not None
+
+
+def test_weights_scale_each_cells_error_and_ones_change_nothing():
+    prediction, target = torch.randn(2, 3, 4, 4, generator=generator(4)), torch.zeros(2, 3, 4, 4)
+    keep = torch.ones(1, 1, 4, 4, dtype=torch.bool)
+    keep[..., 3:, :] = False
+    plain = masked_mse(prediction, target, keep)
+    assert torch.allclose(masked_mse(prediction, target, keep, torch.ones(2, 1, 1, 1)), plain)
+    per_sample = torch.tensor([2.0, 0.0]).view(2, 1, 1, 1)  # the first sample doubled, the second ignored
+    first = (prediction[0, :, :3] ** 2).sum() / (2 * 3 * 3 * 4)
+    assert masked_mse(prediction, target, keep, per_sample).item() == pytest.approx(2 * first.item(), rel=1e-6)
+    cells = torch.ones(1, 1, 4, 4)
+    cells[..., 0, 0] = 5.0
+    extra = 4 * (prediction[..., 0, 0] ** 2).sum() / (2 * 3 * 3 * 4)
+    assert masked_mse(prediction, target, keep, cells).item() == pytest.approx((plain + extra).item(), rel=1e-6)
+
+
+def test_min_snr_weights_are_one_at_high_noise_and_gamma_over_snr_near_clean():
+    t = torch.tensor([0, 50, 500, 999])
+    weights = min_snr_weights(SCHEDULE, t, 5.0)
+    snr = SCHEDULE.alpha_bar(0) / (1 - SCHEDULE.alpha_bar(0))
+    assert weights[0].item() == pytest.approx(5.0 / snr, rel=1e-5)
+    assert 0 < weights[1].item() < 1 and weights[2].item() == weights[3].item() == 1.0
+    assert torch.all(min_snr_weights(SCHEDULE, torch.arange(1000), 1e9) == 1.0)  # γ above every SNR: plain loss
+    with pytest.raises(ValueError, match="gamma"):
+        min_snr_weights(SCHEDULE, t, 0.0)

@@ -45,6 +45,29 @@ def test_resume_is_exact(cache, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_weighted_losses_train_and_stress_the_noisy_timesteps_and_the_vehicles(cache, tmp_path, capsys):
+    from core.train.cache_latents import open_cache
+    from core.train.train_dit import DiTSettings, DiTTrainer, config_for_cache
+
+    assert main(["--cache", str(cache), "--out", str(tmp_path / "w"), "--steps", "150", "--lr", "3e-3",
+                 "--min-snr", "5", "--vehicle-weight", "3", *TINY]) == 0
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < losses[0]
+    latents = open_cache(cache)
+    settings = DiTSettings(tmp_path, 1, 4, 1e-3, 1, 0.9, 1, "off", None, 0, min_snr=5.0, vehicle_weight=3.0)
+    trainer = DiTTrainer(config_for_cache(latents, "tiny", {}), latents, settings, rank=0, world=1)
+    with_cars = np.flatnonzero(latents.vehicles.any((1, 2, 3)))[:2]
+    weights = trainer.loss_weights(with_cars, torch.tensor([0, 900]))
+    assert weights.shape == (2, 1, *rollout_shape(trainer.config.latent_sizes))
+    assert weights[0].max() < 0.01 and set(weights[1].unique().tolist()) == {1.0, 3.0}  # t = 0 nearly ignored
+    plain = DiTTrainer(trainer.config, latents, dataclasses.replace(settings, min_snr=None, vehicle_weight=1.0),
+                       rank=0, world=1)
+    assert plain.loss_weights(with_cars, torch.tensor([0, 900])) is None
+    for flag, value in (("--min-snr", "0"), ("--vehicle-weight", "-1")):
+        assert main(["--cache", str(cache), "--out", str(tmp_path / "x"), flag, value, *TINY]) == 2
+        assert f"{flag} must be > 0" in capsys.readouterr().err
+
+
 def test_bad_cache(tmp_path, capsys):
     assert main(["--cache", str(tmp_path), "--out", str(tmp_path / "o"), *TINY]) == 2
     assert "not a latent cache" in capsys.readouterr().err
