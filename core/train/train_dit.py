@@ -8,9 +8,9 @@ guidance needs. (Independent drops alone train "everything absent" almost never:
 unconditional branch was then an untrained input.) Latents are normalised per channel with the cache's
 statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout
 (optionally weighted: `--min-snr GAMMA` per timestep, `--vehicle-weight W` on the rollout cells that
-see a vehicle of the clip, where generated cars break up), AdamW, EMA of the weights (the shipped weights), reduced precision on CUDA (checked against float32
-first; `core.train.common.autocast_dtype` says why not on the CPU), resumable training state, DDP under
-torchrun like the VAE.
+see a vehicle of the clip, where generated cars break up), AdamW, EMA of the weights (the shipped
+weights), reduced precision on CUDA (checked against float32 first; `core.train.common.autocast_dtype`
+says why not on the CPU), resumable training state, DDP under torchrun like the VAE.
 
 Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
 float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
