@@ -33,35 +33,41 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
 
 
 def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings, samplers: Sequence[str]) -> Path:
-    """Scene distance against seconds per scene, one line per sampler of `samplers` (over its step
-    counts) at the `default` guidance scale and start; the default sampler and steps at other guidance
-    scales and starts as separate points."""
-    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
+    """Two panels. Left: scene distance against seconds per scene, one line per sampler of `samplers`
+    (over its step counts) at the `default` guidance scale and start. Right: the default sampler and
+    steps at each guidance scale and start, as bars. DDPM rows are drawn as a reference line on both."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     usual = [r for r in results if r["guidance_from"] == default.guidance_from]
-    for sampler, marker in zip(samplers, itertools.cycle("osD^v")):
+    offsets = itertools.cycle([(5, 3), (5, -11), (5, 9)])  # step labels of samplers at equal times apart
+    for sampler, marker, offset in zip(samplers, itertools.cycle("osD^v"), offsets):
         rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == default.guidance_scale), key=lambda r: r["steps"])
-        axes.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker,
-                  label=f"{sampler} (guidance {default.guidance_scale:g})")
+        line, = left.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker,
+                          label=f"{sampler} (guidance {default.guidance_scale:g})")
         for r in rows:
-            axes.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    name = f"{default.sampler} {default.steps}"
-    guided = [r for r in usual if r["sampler"] == default.sampler and r["steps"] == default.steps]
-    axes.scatter([r["seconds"] for r in guided], [r["volume_fsd"] for r in guided], marker="x", color="black", label=f"{name}, guidance")
-    for r in guided:
-        axes.annotate(f"g{r['guidance']:g}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    starts = [r for r in results if r["guidance_from"] != default.guidance_from]
-    axes.scatter([r["seconds"] for r in starts], [r["volume_fsd"] for r in starts], marker="+", color="tab:red",
-                 label=f"{name}, guidance {default.guidance_scale:g} from t")
-    for r in starts:
-        axes.annotate(f"t≤{r['guidance_from']}", (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=(4, 4),
-                      fontsize=8, color="tab:red")
-    ddpm = [r for r in results if r["sampler"] == "ddpm"]
-    for r in ddpm:
-        axes.axhline(r["volume_fsd"], color="grey", linestyle="--", linewidth=1)
-        axes.annotate(f"DDPM-{r['steps']} ({r['seconds']:.0f} s)", (axes.get_xlim()[0], r["volume_fsd"]), fontsize=8, color="grey")
-    axes.set_xlabel("seconds per scene (2 CPU cores)")
-    axes.set_ylabel("FSD (3D), lower is better")
-    axes.legend(fontsize=8)
+            left.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=offset,
+                          fontsize=8, color=line.get_color())
+    left.set_xlabel("seconds per scene (2 CPU cores); numbers: steps")
+    left.set_ylabel("FSD (3D), lower is better")
+    left.set_title("samplers", fontsize=10)
+
+    variants = sorted((r for r in results if r["sampler"] == default.sampler and r["steps"] == default.steps),
+                      key=lambda r: (r["guidance_from"] != default.guidance_from, r["guidance"], -(r["guidance_from"] or 0)))
+    names = [f"guidance {r['guidance']:g}" + ("" if r["guidance_from"] == default.guidance_from else f" from t≤{r['guidance_from']}")
+             + (" (default)" if (r["guidance"], r["guidance_from"]) == (default.guidance_scale, default.guidance_from) else "")
+             for r in variants]
+    bars = right.barh(names, [r["volume_fsd"] for r in variants], color="tab:blue")
+    right.bar_label(bars, labels=[f"{r['seconds']:.1f} s" for r in variants], fontsize=8, padding=3)
+    right.invert_yaxis()
+    right.tick_params(axis="y", labelsize=8)
+    right.set_xlabel("FSD (3D), lower is better; labels: seconds per scene")
+    right.set_title(f"{default.sampler} {default.steps} steps: guidance", fontsize=10)
+    right.margins(x=0.25)
+
+    for r in (r for r in results if r["sampler"] == "ddpm"):
+        label = f"DDPM-{r['steps']} ({r['seconds']:.0f} s a scene)"
+        left.axhline(r["volume_fsd"], color="grey", linestyle="--", linewidth=1, label=label)
+        right.axvline(r["volume_fsd"], color="grey", linestyle="--", linewidth=1)
+    left.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
