@@ -1,7 +1,7 @@
 """Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
 
     python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25 dpm++:25:2]
-                                     [--from-steps 700 500 300] [--layout-only | --unconditional]
+                                     [--from-steps 700 500 300] [--layout-only | --unconditional] [--vehicles]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at every step, at the
@@ -10,7 +10,8 @@ timesteps ≤ it, the conditional prediction alone before). Prints per setting t
 `--reference` real test scenes, precision / recall, adherence (layout IoU, median final error of the ego
 car, command accuracy), vehicle debris (the share of vehicle blobs smaller than a car) and seconds per
 scene. `--layout-only` asks for the same clips' layouts alone (the report's "layout only" set),
-`--unconditional` for nothing (the report's unconditional set).
+`--unconditional` for nothing (the report's unconditional set). `--vehicles` adds each clip's per-frame
+vehicle occupancy to its layout (the layout's optional second part).
 """
 
 from __future__ import annotations
@@ -51,21 +52,25 @@ def main() -> None:
     asked_group = parser.add_mutually_exclusive_group()
     asked_group.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
     asked_group.add_argument("--unconditional", action="store_true", help="no condition at all")
+    parser.add_argument("--vehicles", action="store_true", help="the layout with the clip's vehicle occupancy per frame")
     args = parser.parse_args()
+    if args.vehicles and args.unconditional:
+        parser.error("--vehicles is part of the layout: it cannot go with --unconditional")
     service = SceneGenerator(checkpoints=args.checkpoints)
     grid = service.scene_grid()
     network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)], 50)
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
     moving, drawn = not (args.layout_only or args.unconditional), not args.unconditional
-    asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn) for c in clips]
+    asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn, vehicles=args.vehicles) for c in clips]
     settings = [*args.samplers, *(replace(args.samplers[0], guidance_from=start) for start in args.from_steps)]
     chosen = "" if Path(args.checkpoints) == Path(DEFAULT_CHECKPOINTS) else f"--checkpoints {args.checkpoints} "
     print(f"command: python bench/sampler_settings.py {chosen}--requests {args.requests} --reference {args.reference} "
           f"--samplers {' '.join(f'{s.sampler}:{s.steps}:{s.guidance_scale:g}' for s in args.samplers)} "
           f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else "")
-          + (" --unconditional" if args.unconditional else ""))
+          + (" --unconditional" if args.unconditional else "") + (" --vehicles" if args.vehicles else ""))
     what = "nothing" if args.unconditional else "layout" if args.layout_only else "command + trajectory + layout"
+    what += " with vehicle occupancy" if args.vehicles else ""
     print(f"{args.requests} requests ({what})\n")
     print(f"{'sampler':>8}  {'steps':>5}  {'guidance':>8}  {'from':>10}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'debris':>6}  {'s/scene':>7}")

@@ -87,10 +87,13 @@ def _principal_axes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, vt[:PCA_DIMS].T
 
 
-def conditions_of(clip: ProceduralClip, *, command: bool = True, trajectory: bool = True, layout: bool = True) -> Conditions:
-    """What a person would ask for to get this clip: its command, its path, its static layout as drawn."""
+def conditions_of(clip: ProceduralClip, *, command: bool = True, trajectory: bool = True, layout: bool = True,
+                  vehicles: bool = False) -> Conditions:
+    """What a person would ask for to get this clip: its command, its path, its static layout as drawn
+    (`vehicles`: with the clip's per-frame vehicle occupancy as well)."""
+    drawn = Layout(clip.layout.static, clip.layout.vehicles if vehicles else None) if layout else None
     return Conditions(command=clip.command if command else None, trajectory=clip.trajectory if trajectory else None,
-                      layout=Layout(clip.layout.static) if layout else None)
+                      layout=drawn)
 
 
 @dataclass
