@@ -38,7 +38,7 @@ def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings
     steps at each guidance scale and start, as bars. DDPM rows are drawn as a reference line on both."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     usual = [r for r in results if r["guidance_from"] == default.guidance_from]
-    offsets = itertools.cycle([(5, 3), (5, -11), (5, 9)])  # step labels of samplers at equal times apart
+    offsets = itertools.cycle([(5, 3), (5, -11), (5, 9)])  # each sampler its own label offset: their points lie at the same times
     for sampler, marker, offset in zip(samplers, itertools.cycle("osD^v"), offsets):
         rows = sorted((r for r in usual if r["sampler"] == sampler and r["guidance"] == default.guidance_scale), key=lambda r: r["steps"])
         line, = left.plot([r["seconds"] for r in rows], [r["volume_fsd"] for r in rows], marker=marker,
