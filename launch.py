@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     parser.add_argument("--data", nargs="*", default=[], help="CarlaSC / Occ3D scene folders to offer in the app")
-    parser.add_argument("--checkpoints", default=None, help="folder with the vae_cpu/ and dit_cpu/ bundles (default: shipped)")
+    parser.add_argument("--checkpoints", default=None, help="folder with the vae_cpu/ and dit_cpu/ bundles, optionally dit_guide_cpu/ (default: shipped)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: the GPU when present)")
     parser.add_argument("--share", action="store_true", help="also create a public Gradio share link")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")

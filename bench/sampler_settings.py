@@ -10,8 +10,10 @@ timesteps ≤ it, the conditional prediction alone before). Prints per setting t
 `--reference` real test scenes, precision / recall, adherence (layout IoU, median final error of the ego
 car, command accuracy), vehicle debris (the share of vehicle blobs smaller than a car) and seconds per
 scene. `--layout-only` asks for the same clips' layouts alone (the report's "layout only" set),
-`--unconditional` for nothing (the report's unconditional set). `--vehicles` adds each clip's per-frame
-vehicle occupancy to its layout (the layout's optional second part).
+`--unconditional` for nothing (the report's unconditional set), which the guide model steers when the
+checkpoints hold one (autoguidance, `core.pipeline`; guidance 1 is the DiT alone, so `--samplers dpm++:25:1
+dpm++:25:4` sets the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
+its layout (the layout's optional second part).
 """
 
 from __future__ import annotations

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+GUIDE = "dit_guide"  # the optional bundle that guides requests without conditions (core.pipeline)
 
 
 class SceneGenerator:
-    """Serves scenes to the app. `checkpoints` holds the `vae_cpu` and `dit_cpu` bundles;
+    """Serves scenes to the app. `checkpoints` holds the `vae_cpu` and `dit_cpu` bundles (and optionally
+    `dit_guide_cpu`, the guide for requests without conditions: `core.pipeline`);
     `dataset_paths` are CarlaSC / Occ3D scene folders given at launch; `device` defaults to CUDA when
     present, else the CPU."""
 
@@ -53,7 +55,11 @@ class SceneGenerator:
                                  "or point --checkpoints at a folder with vae_cpu/ and dit_cpu/")
             vae = load_bundle(folders["vae"], kind="hexplane-vae", device=device)
             dit = load_bundle(folders["dit"], kind="hexplane-dit", device=device)
-            self._pipeline = LatentPipeline(vae, dit, device=device)
+            guide = None
+            if (self._checkpoints / f"{GUIDE}_cpu" / "config.json").is_file():  # optional: see core.pipeline
+                folders[GUIDE] = self._checkpoints / f"{GUIDE}_cpu"
+                guide = load_bundle(folders[GUIDE], kind="hexplane-dit", device=device)
+            self._pipeline = LatentPipeline(vae, dit, guide=guide, device=device)
             self._hashes = {name: bundle_hash(folder) for name, folder in folders.items()}
         return self._pipeline
 
@@ -84,17 +90,23 @@ class SceneGenerator:
         pipeline = self._load()
         request = with_command_path(request, pipeline.vae.config.frames)
         scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
-        scene.metadata["recipe"] = recipe_for(request, self._hashes)
+        scene.metadata["recipe"] = recipe_for(request, self._hashes_for(request))
         return scene
 
     def generate_from_recipe(self, recipe: dict, on_progress: ProgressCallback | None = None) -> OccupancySequence:
         from core.generation import request_from_recipe
 
         pipeline = self._load()
-        stored = recipe.get("checkpoints", {}) if isinstance(recipe, dict) else {}
-        if stored and stored != self._hashes:
-            raise InputError(f"the recipe was made with other checkpoints ({stored}); these are {self._hashes}")
-        return self.generate(request_from_recipe(recipe, pipeline.vae.config.grid()), on_progress)
+        request = request_from_recipe(recipe, pipeline.vae.config.grid())
+        stored, current = recipe.get("checkpoints", {}), self._hashes_for(request)
+        if stored and stored != current:
+            raise InputError(f"the recipe was made with other checkpoints ({stored}); these are {current}")
+        return self.generate(request, on_progress)
+
+    def _hashes_for(self, request: GenerationRequest) -> dict[str, str]:
+        """The hashes of the bundles a request's scene depends on: the guide steers only requests
+        without conditions."""
+        return {name: digest for name, digest in self._hashes.items() if name != GUIDE or request.conditions.empty()}
 
     def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,
                on_progress: ProgressCallback | None = None) -> OccupancySequence:

@@ -207,6 +207,8 @@ def recipe_for(request: GenerationRequest, checkpoints: dict[str, str]) -> dict:
 
 def request_from_recipe(recipe: dict, grid: GridSpec) -> GenerationRequest:
     """The inverse of `recipe_for`; malformed recipes raise a one-line InputError."""
+    if not isinstance(recipe, dict):
+        raise InputError(f"a recipe is a JSON object (as saved beside a scene), got {type(recipe).__name__}")
     try:
         if recipe.get("version") != RECIPE_VERSION or recipe.get("mode") != "generate":
             raise InputError(f"unsupported recipe (version {recipe.get('version')}, mode {recipe.get('mode')})")

@@ -1,8 +1,14 @@
 """The latent generation pipeline: conditions → DiT sampling on the padded rollout → VAE decoding.
 
 Kept apart from the models (which only predict) and the samplers (which only integrate a
-`denoise_fn`): here the DiT becomes a `denoise_fn`, classifier-free guidance and inpainting wrap it,
-and latents are (de)normalised with the statistics stored in the DiT's config.
+`denoise_fn`): here the DiT becomes a `denoise_fn`, guidance and inpainting wrap it, and latents are
+(de)normalised with the statistics stored in the DiT's config.
+
+Guidance is classifier-free (the DiT with and without the request's conditions) when the request has
+a condition. A request with none has nothing to guide towards that way, so with a `guide` model, an
+earlier and weaker state of the same DiT training, it is autoguidance (Karras et al. 2024): the DiT's
+prediction extrapolated away from the guide's. Unguided, such requests gave scenes far off the real
+ones (checkpoints README, step 14).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from core.diffusion import LOG_SNR_SAMPLERS, batched_guidance, inpainting, linear_schedule, sample
+from core.diffusion import LOG_SNR_SAMPLERS, batched_guidance, classifier_free_guidance, inpainting, linear_schedule, sample
 from core.models.dit import ConditionCode, DiTConditions, HexPlaneDiT
 from core.models.hexplane import rollout, rollout_shape, unroll
 from core.models.vae import HexPlaneVAE
@@ -22,15 +28,21 @@ StepCallback = Callable[[int, int, torch.Tensor], None]
 
 
 class LatentPipeline:
-    """A VAE and a DiT trained on its latents, on one device."""
+    """A VAE and a DiT trained on its latents, on one device; optionally the DiT's `guide` for requests
+    without conditions (module docstring)."""
 
-    def __init__(self, vae: HexPlaneVAE, dit: HexPlaneDiT, *, device: torch.device | str = "cpu") -> None:
+    def __init__(self, vae: HexPlaneVAE, dit: HexPlaneDiT, *, guide: HexPlaneDiT | None = None,
+                 device: torch.device | str = "cpu") -> None:
         if tuple(vae.config.latent_sizes) != tuple(dit.config.latent_sizes) or vae.config.latent_channels != dit.config.latent_channels:
             raise InputError(
                 f"the DiT was trained for latents {dit.config.latent_channels}×{dit.config.latent_sizes}, "
                 f"the VAE makes {vae.config.latent_channels}×{vae.config.latent_sizes}: use matching checkpoints"
             )
-        self.vae, self.dit, self.device = vae.to(device).eval(), dit.to(device).eval(), torch.device(device)
+        if guide is not None:
+            check_guide(dit, guide)
+            guide = guide.to(device).eval()
+        self.vae, self.dit, self.guide = vae.to(device).eval(), dit.to(device).eval(), guide
+        self.device = torch.device(device)
         self.schedule = linear_schedule()
         channels = dit.config.latent_channels
         mean = dit.config.latent_mean or (0.0,) * channels
@@ -54,6 +66,9 @@ class LatentPipeline:
     def denoiser(self, conditions: DiTConditions, guidance_scale: float, guidance_from: int | None = None):
         """The DiT as a guided `denoise_fn` (guidance from timestep `guidance_from` down; None: at every
         step); conditions are encoded once for all steps."""
+        if self.guide is not None and conditions.empty():
+            return classifier_free_guidance(prediction(self.dit, conditions), prediction(self.guide, conditions),
+                                            guidance_scale, start=guidance_from)
         conditional = self.dit.encode_conditions(conditions, 1)
         unconditional = self.dit.encode_conditions(DiTConditions(), 1)
 
@@ -84,3 +99,27 @@ class LatentPipeline:
         spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
         return sample(settings.sampler, denoise_fn, x_T, self.schedule, num_steps=steps, spacing=spacing,
                       generator=generator, callback=callback)
+
+
+def prediction(dit: HexPlaneDiT, conditions: DiTConditions):
+    """`dit` as an unguided `denoise_fn` given `conditions` (encoded once)."""
+    code = dit.encode_conditions(conditions, 1)
+    return lambda x_t, t: dit(x_t, t, code)
+
+
+def check_guide(dit: HexPlaneDiT, guide: HexPlaneDiT) -> None:
+    """A guide must predict in the DiT's own latent space: same latent shape and normalisation."""
+    def space(model: HexPlaneDiT) -> tuple:
+        config = model.config
+        return config.latent_channels, tuple(config.latent_sizes), config.frames
+
+    def statistics(model: HexPlaneDiT) -> np.ndarray:
+        config = model.config
+        return np.array([*(config.latent_mean or ()), *(config.latent_std or ())], dtype=np.float64)
+
+    if space(guide) != space(dit):
+        raise InputError(f"the guide model makes latents {space(guide)}, the DiT {space(dit)} "
+                         "(channels, sizes, frames): a guide must be an earlier state of the same DiT training")
+    if statistics(guide).shape != statistics(dit).shape or not np.allclose(statistics(guide), statistics(dit), atol=1e-4):
+        raise InputError("the guide model normalises latents differently from the DiT: "
+                         "a guide must be an earlier state of the same DiT training")

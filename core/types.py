@@ -232,13 +232,18 @@ class Conditions:
     trajectory: Trajectory | None = None
     layout: Layout | None = None
 
+    def empty(self) -> bool:
+        """Nothing asked: an unconditional request."""
+        return self.command is None and self.trajectory is None and self.layout is None
+
 
 SAMPLER_NAMES: tuple[str, ...] = ("dpm++", "dpm++sde", "ddim", "ddpm")
 
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """How to sample: sampler, number of steps, classifier-free guidance scale, seed, and
+    """How to sample: sampler, number of steps, guidance scale (classifier-free; for a request without
+    conditions, autoguidance by the guide model when there is one: `core.pipeline`), seed, and
     `guidance_from`: the timestep (of 1000, counted down) where guidance starts; at noisier steps the
     conditional prediction is used alone (None: guidance at every step, the default). Two full reports
     of the same 64 requests per set measured guidance at every step better than from t = 500: scene

@@ -2,7 +2,9 @@
 
 - `classifier_free_guidance` / `batched_guidance`: Ho & Salimans 2022, ε̃ = ε_u + s · (ε_c − ε_u),
   the reference's sampling-time guidance (scale 4.0, DESIGN §2). What "unconditional" means (learned
-  null embeddings) is the model's business; here it is just a second callable or a boolean flag.
+  null embeddings) is the model's business; here it is just a second callable or a boolean flag. The
+  same extrapolation with a weaker model's prediction of the same conditions in place of ε_u is
+  autoguidance (Karras et al. 2024), which also guides requests that carry no condition at all.
 - `inpainting`: RePaint-style conditioning (Lugmayr et al. 2022) without the resampling jumps, expressed
   in the sampler's own state so that every sampler (DDPM, DDIM, DPM-Solver++) supports it unchanged.
 
@@ -23,16 +25,19 @@ GuidedModelFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tenso
 """(x_t (B, ...), t (B,) long, use_condition (B,) bool) → ε (B, ...)."""
 
 
-def classifier_free_guidance(conditional: DenoiseFn, unconditional: DenoiseFn, scale: float) -> DenoiseFn:
+def classifier_free_guidance(conditional: DenoiseFn, unconditional: DenoiseFn, scale: float, *,
+                             start: int | None = None) -> DenoiseFn:
     """ε_u + scale · (ε_c − ε_u). Scale 1 is `conditional` itself and scale 0 `unconditional` itself
-    (exactly, and with one model call instead of two)."""
+    (exactly, and with one model call instead of two). `start`: as in `batched_guidance`."""
     _check_scale(scale)
     if scale == 1:
         return conditional
-    if scale == 0:
+    if scale == 0 and start is None:
         return unconditional
 
     def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if not _guided_at(t, start):
+            return conditional(x_t, t)
         eps_unconditional = unconditional(x_t, t)
         return eps_unconditional + scale * (conditional(x_t, t) - eps_unconditional)
 
@@ -54,10 +59,7 @@ def batched_guidance(model_fn: GuidedModelFn, scale: float, *, start: int | None
         return model_fn(x_t, t, flags)
 
     def guided(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        noisy = torch.zeros_like(t, dtype=torch.bool) if start is None else t > start
-        if bool(noisy.any()):
-            if not bool(noisy.all()):
-                raise ValueError(f"guidance from t = {start} needs one timestep per batch, got {t.tolist()}")
+        if not _guided_at(t, start):
             return single(x_t, t, use_condition=True)  # one model call, not two
         if scale in (0, 1):
             return single(x_t, t, use_condition=scale == 1)
@@ -109,6 +111,16 @@ def inpainting(
         return torch.where(mask, eps_from_x0(schedule, x_t, t, known), eps.to(x_t.dtype))
 
     return inpainted
+
+
+def _guided_at(t: torch.Tensor, start: int | None) -> bool:
+    """Whether guidance applies at the batch's timestep: always without `start`, else at t ≤ start."""
+    if start is None:
+        return True
+    noisy = t > start
+    if bool(noisy.any()) and not bool(noisy.all()):
+        raise ValueError(f"guidance from t = {start} needs one timestep per batch, got {t.tolist()}")
+    return not bool(noisy.any())
 
 
 def _check_scale(scale: float) -> None:

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     full = commands.add_parser("report", help="the evaluation report: quality, adherence, sampler study")
     full.add_argument("--out", default="report", help="output folder")
     full.add_argument("--quick", action="store_true", help="small sets: a few minutes on 2 cores")
-    full.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS), help="folder with vae_cpu, dit_cpu, scene_features")
+    full.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS), help="folder with vae_cpu, dit_cpu, scene_features (and optionally dit_guide_cpu)")
     full.add_argument("--sampler-scenes", type=int, help="requests of the sampler study (default: 16 full, 4 quick; "
                       "DDPM-1000 takes about a minute each)")
     shown = commands.add_parser("samples", help="one video per kind of request (core.eval.samples)")

@@ -118,7 +118,7 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
                    f"{size.generated} other real scenes: the Fréchet estimate grows as sets shrink, so compare a set "
                    "with the floor of the same run, and it varies between real sets, hence the mean. The requests' "
                    "own real scenes, and the VAE's reconstructions of them, bound what generation through this VAE "
-                   f"can reach. Default sampler: {suite.describe(DEFAULT)}.")
+                   f"can reach. Default sampler: {suite.describe(DEFAULT)}. {_guidance_note(sets['unconditional'])}")
     report.table(QUALITY_HEADER, rows)
 
     def ratio(name: str) -> float:
@@ -128,6 +128,16 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
                         f"the VAE's reconstructions of the same scenes: {ratio(RECONSTRUCTED):.2f}×.")
     report.numbers["quality"] = numbers
     return {"sets": sets, "asked": asked, "floor": floor_clips}
+
+
+def _guidance_note(unconditional: suite.GeneratedSet) -> str:
+    """How the requests were guided: classifier-free, and the unconditional ones by the guide model
+    when the checkpoints hold one (core.pipeline), read from the scenes' recipes."""
+    recipes = [scene.metadata.get("recipe", {}) for scene in unconditional.scenes]
+    if recipes and all("dit_guide" in recipe.get("checkpoints", {}) for recipe in recipes):
+        return ("The sets with conditions are guided classifier-free; the unconditional set, with nothing to guide "
+                "towards that way, by autoguidance with the DiT's guide model (an earlier state of its training).")
+    return "The sets with conditions are guided classifier-free; the unconditional set is not guided."
 
 
 def write_adherence(report: Report, generated: dict) -> None:

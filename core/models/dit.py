@@ -48,6 +48,10 @@ class DiTConditions:
     vehicles_present: torch.Tensor | None = None
     earlier_present: torch.Tensor | None = None
 
+    def empty(self) -> bool:
+        """No condition given at all (every one absent for the whole batch)."""
+        return all(value is None for value in (self.command, self.trajectory, self.layout, self.vehicles, self.earlier))
+
 
 def sincos_2d(height: int, width: int, dim: int) -> torch.Tensor:
     """(height·width, dim) fixed 2D sin-cos position embedding (as in MAE / DiT)."""

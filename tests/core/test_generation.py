@@ -156,6 +156,51 @@ def test_mismatched_checkpoints_and_missing_ones(tmp_path):
         SceneGenerator(checkpoints=tmp_path / "none").generate(request())
 
 
+@pytest.fixture(scope="module")
+def guided(service, tmp_path_factory):
+    """The same bundles plus a guide: another (randomised) state of the same tiny DiT."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("guided")
+    for name in ("vae_cpu", "dit_cpu"):
+        shutil.copytree(service._checkpoints / name, folder / name)
+    save_bundle(randomised(HexPlaneDiT(dit_preset("tiny")), 3), folder / "dit_guide_cpu", kind="hexplane-dit")
+    return SceneGenerator(checkpoints=folder)
+
+
+def test_a_guide_steers_requests_without_conditions_only(service, guided):
+    plain, steered = service.generate(request()), guided.generate(request())
+    assert not np.array_equal(plain.labels, steered.labels)
+    assert set(steered.metadata["recipe"]["checkpoints"]) == {"vae", "dit", "dit_guide"}
+    with pytest.raises(InputError, match="a recipe is a JSON object"):
+        guided.generate_from_recipe([steered.metadata["recipe"]])
+    assert np.array_equal(guided.generate_from_recipe(steered.metadata["recipe"]).labels, steered.labels)
+    with pytest.raises(InputError, match="other checkpoints"):
+        service.generate_from_recipe(steered.metadata["recipe"])
+    asked = request(command=Command.LEFT)  # classifier-free guidance: the guide is not used
+    plain, steered = service.generate(asked), guided.generate(asked)
+    assert np.array_equal(plain.labels, steered.labels)
+    assert plain.metadata["recipe"] == steered.metadata["recipe"]  # so either regenerates it
+    assert np.array_equal(guided.generate_from_recipe(plain.metadata["recipe"]).labels, plain.labels)
+    unguided = GenerationRequest(Conditions(), replace(SETTINGS, guidance_scale=1.0), 4)
+    assert np.array_equal(service.generate(unguided).labels, guided.generate(unguided).labels)
+
+
+def test_a_guide_from_another_latent_space_is_refused(service, tmp_path):
+    import shutil
+
+    for name in ("vae_cpu", "dit_cpu"):
+        shutil.copytree(service._checkpoints / name, tmp_path / name)
+    save_bundle(HexPlaneDiT(dit_preset("tiny", latent_channels=3)), tmp_path / "dit_guide_cpu", kind="hexplane-dit")
+    with pytest.raises(InputError, match="the guide model makes latents .* earlier state of the same DiT training"):
+        SceneGenerator(checkpoints=tmp_path).generate(request())
+    channels = dit_preset("tiny").latent_channels
+    shifted = dit_preset("tiny", latent_mean=(0.5,) * channels, latent_std=(1.0,) * channels)
+    save_bundle(HexPlaneDiT(shifted), tmp_path / "dit_guide_cpu", kind="hexplane-dit")
+    with pytest.raises(InputError, match="the guide model normalises latents differently"):
+        SceneGenerator(checkpoints=tmp_path).generate(request())
+
+
 def test_generate_cli(service, tmp_path, capsys):
     import json
 

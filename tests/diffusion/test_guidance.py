@@ -151,3 +151,15 @@ def test_guidance_from_a_timestep_leaves_noisier_steps_to_the_conditional_predic
         late(X_T, T)  # T = (10, 700): one step each side of the start
     everywhere = classifier_free_guidance(conditional, unconditional, 4.0)
     assert torch.equal(batched_guidance(model_fn, 4.0, start=999)(X_T, T), everywhere(X_T, T))
+
+
+@pytest.mark.parametrize("scale", [0.0, 4.0])
+def test_two_call_guidance_from_a_timestep_as_well(scale):
+    """The two-callable form (autoguidance's, where the second model is another network) limits guidance
+    the same way, at every scale."""
+    late = classifier_free_guidance(conditional, unconditional, scale, start=100)
+    quiet, noisy = torch.tensor([50, 50]), torch.tensor([800, 800])
+    assert torch.equal(late(X_T, quiet), classifier_free_guidance(conditional, unconditional, scale)(X_T, quiet))
+    assert torch.equal(late(X_T, noisy), conditional(X_T, noisy))
+    with pytest.raises(ValueError, match="one timestep per batch"):
+        late(X_T, T)
