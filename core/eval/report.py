@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.api import GUIDE
 from core.data.palette import PALETTE
 from core.eval import adherence, suite
 from core.eval.distances import Estimate
@@ -134,7 +135,7 @@ def _guidance_note(unconditional: suite.GeneratedSet) -> str:
     """How the requests were guided: classifier-free, and the unconditional ones by the guide model
     when the checkpoints hold one (core.pipeline), read from the scenes' recipes."""
     recipes = [scene.metadata.get("recipe", {}) for scene in unconditional.scenes]
-    if recipes and all("dit_guide" in recipe.get("checkpoints", {}) for recipe in recipes):
+    if recipes and all(GUIDE in recipe.get("checkpoints", {}) for recipe in recipes):
         return ("The sets with conditions are guided classifier-free; the unconditional set, with nothing to guide "
                 "towards that way, by autoguidance with the DiT's guide model (an earlier state of its training).")
     return "The sets with conditions are guided classifier-free; the unconditional set is not guided."
