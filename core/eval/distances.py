@@ -5,7 +5,8 @@
   1/N over subsets and extrapolates to 1/N = 0 (FD∞, Chong & Forsyth 2020).
 - Kernel scene distance (KSD): unbiased MMD² with the cubic polynomial kernel (as KID), scaled ×100.
 - Precision / recall: the k-nearest-neighbour manifold estimate of Kynkäänniemi et al. (2019).
-- `bootstrap`: a percentile interval of any of them over random subsets of both sets.
+- `bootstrap`: a percentile interval of any of them over random subsets of both sets;
+  `bootstrap_ratio`: the same for the ratio of one metric on two paired generated sets.
 """
 
 from __future__ import annotations
@@ -103,12 +104,34 @@ def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarra
     A plug-in estimate such as the Fréchet distance is biased by the set size, so the interval is the
     spread of the subset values about their median, placed around the full-set value.
     """
+    return _over_subsets(lambda r, f: metric(real[r], fake[f]), len(real), len(fake),
+                         rounds=rounds, level=level, fraction=fraction, seed=seed)
+
+
+def bootstrap_ratio(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, numerator: np.ndarray,
+                    denominator: np.ndarray, *, rounds: int = 50, level: float = 0.95, fraction: float = 0.8,
+                    seed: int = 0) -> Estimate:
+    """metric(real, numerator) / metric(real, denominator), with an interval as `bootstrap`'s.
+
+    The two generated sets are paired, row i of each made for the same request and seed, so every
+    subset takes the same rows of both: the interval is the spread from which requests were asked,
+    not from two unrelated draws.
+    """
+    if numerator.shape != denominator.shape:
+        raise InputError(f"paired feature sets must have the same shape, got {numerator.shape} and {denominator.shape}")
+    return _over_subsets(lambda r, f: metric(real[r], numerator[f]) / max(metric(real[r], denominator[f]), 1e-12),
+                         len(real), len(numerator), rounds=rounds, level=level, fraction=fraction, seed=seed)
+
+
+def _over_subsets(statistic: Callable[[np.ndarray, np.ndarray], float], real: int, fake: int, *,
+                  rounds: int, level: float, fraction: float, seed: int) -> Estimate:
+    """`statistic` of (real rows, fake rows) on all rows, with the interval of `bootstrap`."""
     rng = np.random.default_rng(seed)
 
-    def subset(points: np.ndarray) -> np.ndarray:
-        return points[rng.choice(len(points), max(2, int(fraction * len(points))), replace=False)]
+    def subset(size: int) -> np.ndarray:
+        return rng.choice(size, max(2, int(fraction * size)), replace=False)
 
-    samples = np.array([metric(subset(real), subset(fake)) for _ in range(rounds)])
-    value, middle, tail = metric(real, fake), float(np.median(samples)), 100 * (1 - level) / 2
+    samples = np.array([statistic(subset(real), subset(fake)) for _ in range(rounds)])
+    value, middle, tail = statistic(np.arange(real), np.arange(fake)), float(np.median(samples)), 100 * (1 - level) / 2
     return Estimate(value, value - (middle - float(np.percentile(samples, tail))),
                     value + (float(np.percentile(samples, 100 - tail)) - middle))

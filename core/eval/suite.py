@@ -70,15 +70,25 @@ class FeatureSpace:
         volume, bird_eye = extract_features(self.network, scenes)
         result = {}
         for name, reference, other in (("volume", self.volume, volume), ("bird_eye", self.bird_eye, bird_eye)):
-            center, axes = self._axes[name]
-            project = lambda values: (values - center) @ axes  # noqa: E731 - one use, reads as the formula
-            result[f"{name}_fsd"] = distances.bootstrap(distances.frechet_distance, project(reference), project(other),
-                                                        rounds=self.rounds)
+            result[f"{name}_fsd"] = distances.bootstrap(distances.frechet_distance, self._project(name, reference),
+                                                        self._project(name, other), rounds=self.rounds)
             result[f"{name}_ksd"] = distances.kernel_distance(reference, other)
             if name == "volume":  # k-NN radii need k + 1 = 4 scenes a set
                 enough = len(other) >= 4
                 result["precision"], result["recall"] = distances.precision_recall(reference, other) if enough else (np.nan, np.nan)
         return result
+
+    def fsd_ratio(self, numerator: list[np.ndarray], denominator: list[np.ndarray]) -> distances.Estimate:
+        """FSD (3D) of `numerator` over that of `denominator`, two sets made for the same requests and
+        seeds in the same order, with the paired interval of `distances.bootstrap_ratio`."""
+        (top, _), (bottom, _) = extract_features(self.network, numerator), extract_features(self.network, denominator)
+        return distances.bootstrap_ratio(distances.frechet_distance, self._project("volume", self.volume),
+                                         self._project("volume", top), self._project("volume", bottom), rounds=self.rounds)
+
+    def _project(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Features of branch `name` on the reference set's leading principal axes."""
+        center, axes = self._axes[name]
+        return (values - center) @ axes
 
 
 def _principal_axes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.eval.distances import bootstrap, frechet_distance, frechet_distance_unbiased, kernel_distance, precision_recall
+from core.eval.distances import bootstrap, bootstrap_ratio, frechet_distance, frechet_distance_unbiased, kernel_distance, precision_recall
 from core.types import InputError
 
 
@@ -58,6 +58,17 @@ def test_bootstrap_interval_holds_the_value(sets):
     estimate = bootstrap(frechet_distance, real, other + 1.0, rounds=20)
     assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low < 1.0
     assert "[" in str(estimate)
+
+
+def test_paired_ratio_is_one_for_one_set_and_sees_a_set_further_away(sets):
+    real, other = sets
+    same = bootstrap_ratio(frechet_distance, real, other + 1.0, other + 1.0, rounds=20)
+    assert (same.value, same.low, same.high) == pytest.approx((1.0, 1.0, 1.0))
+    further = bootstrap_ratio(frechet_distance, real, other + 2.0, other + 1.0, rounds=20)  # 4·8 / 1·8 plus the bias
+    assert 1.0 < further.low <= further.value <= further.high and further.value == pytest.approx(
+        frechet_distance(real, other + 2.0) / frechet_distance(real, other + 1.0))
+    with pytest.raises(InputError, match="paired"):
+        bootstrap_ratio(frechet_distance, real, other, other[:10])
 
 
 def test_bad_feature_sets_are_refused(sets):

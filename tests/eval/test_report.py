@@ -57,6 +57,9 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert len(numbers["sampler_study"]) == 17 and numbers["sampler_study"][0]["steps"] == 200  # reference + 9 + 4 scales + 3 starts
     assert {"layout_iou", "final_error_m", "command_accuracy"} <= set(numbers["sampler_study"][0])  # adherence per sampler
     assert {r["sampler"] for r in numbers["sampler_study"]} == {"ddpm", *report_module.STUDIED_SAMPLERS}
+    # the stand-in makes the same scene for a request whatever the sampler: the paired ratio is 1 on every subset
+    assert numbers["default_over_reference"] == pytest.approx({"value": 1.0, "low": 1.0, "high": 1.0})
+    assert "**1.000** [1.000, 1.000]" in text and "inside the target" in text
     assert set(numbers["long"]) == {"8/1", "8/2"}
     quality = numbers["quality"]
     assert len(quality["floor"]["volume_fsd_per_set"]) == 2
