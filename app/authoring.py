@@ -225,17 +225,19 @@ def generate(
     conditions = Conditions(command=resolve_command(command, trajectory), trajectory=trajectory, layout=layout)
     scene = service.generate(GenerationRequest(conditions, sampler, frames), on_progress)
     new, view = present(service, session, scene, camera, on_progress)
-    received = received_path(scene, made_up=trajectory is None, speed=speed)
+    received = received_path(scene, made_up=trajectory is None, drawn=conditions.empty(), speed=speed)
     return new, view, preview(layout, author.waypoints, received=received, grid=grid)
 
 
-def received_path(scene: OccupancySequence, *, made_up: bool, speed: float) -> ReceivedPath | None:
+def received_path(scene: OccupancySequence, *, made_up: bool, speed: float, drawn: bool = False) -> ReceivedPath | None:
     """The trajectory in a generated scene's recipe (None without one), captioned by where it came from:
-    made up by the generator for a command given alone, or the clicked path at `speed`."""
+    made up by the generator for a command given alone (`drawn`: for a command it drew itself, nothing
+    having been asked), or the clicked path at `speed`."""
     given = scene.metadata.get("recipe", {}).get("conditions", {})
     if given.get("trajectory") is None:
         return None
     trajectory = Trajectory(np.asarray(given["trajectory"], dtype=np.float64))
-    caption = (f"typical path for '{given.get('command')}', made up" if made_up
+    caption = (f"nothing asked: a '{given.get('command')}' drive, drawn" if drawn
+               else f"typical path for '{given.get('command')}', made up" if made_up
                else f"the car at {speed:g} m/s, one dot a frame")
     return ReceivedPath(trajectory, caption)

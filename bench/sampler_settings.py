@@ -1,7 +1,8 @@
 """Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
 
     python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25 dpm++:25:2]
-                                     [--from-steps 700 500 300] [--layout-only | --unconditional] [--vehicles]
+                                     [--from-steps 700 500 300] [--layout-only | --unconditional [--model-alone]]
+                                     [--vehicles]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at every step, at the
@@ -10,9 +11,11 @@ timesteps ≤ it, the conditional prediction alone before). Prints per setting t
 `--reference` real test scenes, precision / recall, adherence (layout IoU, median final error of the ego
 car, command accuracy), vehicle debris (the share of vehicle blobs smaller than a car) and seconds per
 scene. `--layout-only` asks for the same clips' layouts alone (the report's "layout only" set),
-`--unconditional` for nothing (the report's unconditional set), which the guide model steers when the
-checkpoints hold one (autoguidance, `core.pipeline`; guidance 1 is the DiT alone, so `--samplers dpm++:25:1
-dpm++:25:4` sets the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
+`--unconditional` for nothing (the report's unconditional set: the generator draws a command at the
+procedural city's frequencies and drives a typical path of it), and with `--model-alone` gives the model
+nothing (the report's "model alone" set), which the guide model steers when the checkpoints hold one
+(autoguidance, `core.pipeline`; guidance 1 is the DiT alone, so `--samplers dpm++:25:1 dpm++:25:4` sets
+the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
 its layout (the layout's optional second part).
 """
 
@@ -54,8 +57,12 @@ def main() -> None:
     asked_group = parser.add_mutually_exclusive_group()
     asked_group.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
     asked_group.add_argument("--unconditional", action="store_true", help="no condition at all")
+    parser.add_argument("--model-alone", action="store_true",
+                        help="with --unconditional: the model's unconditional prediction, not a drawn drive")
     parser.add_argument("--vehicles", action="store_true", help="the layout with the clip's vehicle occupancy per frame")
     args = parser.parse_args()
+    if args.model_alone and not args.unconditional:
+        parser.error("--model-alone goes with --unconditional (a request with nothing)")
     if args.vehicles and args.unconditional:
         parser.error("--vehicles is part of the layout: it cannot go with --unconditional")
     service = SceneGenerator(checkpoints=args.checkpoints)
@@ -70,14 +77,16 @@ def main() -> None:
     print(f"command: python bench/sampler_settings.py {chosen}--requests {args.requests} --reference {args.reference} "
           f"--samplers {' '.join(f'{s.sampler}:{s.steps}:{s.guidance_scale:g}' for s in args.samplers)} "
           f"--from-steps {' '.join(map(str, args.from_steps))}" + (" --layout-only" if args.layout_only else "")
-          + (" --unconditional" if args.unconditional else "") + (" --vehicles" if args.vehicles else ""))
-    what = "nothing" if args.unconditional else "layout" if args.layout_only else "command + trajectory + layout"
+          + (" --unconditional" if args.unconditional else "") + (" --model-alone" if args.model_alone else "")
+          + (" --vehicles" if args.vehicles else ""))
+    what = ("nothing, to the model alone" if args.model_alone else "nothing: a drawn drive" if args.unconditional
+            else "layout" if args.layout_only else "command + trajectory + layout")
     what += " with vehicle occupancy" if args.vehicles else ""
     print(f"{args.requests} requests ({what})\n")
     print(f"{'sampler':>8}  {'steps':>5}  {'guidance':>8}  {'from':>10}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'debris':>6}  {'s/scene':>7}")
     for setting in settings:
-        generated = suite.generate_set(service, asked, setting, frames=grid.frames)
+        generated = suite.generate_set(service, asked, setting, frames=grid.frames, command_path=not args.model_alone)
         measured = space.compare([scene.labels for scene in generated.scenes])
         followed = {"layout_iou": float("nan"), "final_error_m": float("nan"), "command_accuracy": float("nan"),
                     **suite.adherence_summary(generated.scenes, clips, layout=drawn, trajectory=moving, command=moving)}

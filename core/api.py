@@ -105,7 +105,8 @@ class SceneGenerator:
 
     def _hashes_for(self, request: GenerationRequest) -> dict[str, str]:
         """The hashes of the bundles a request's scene depends on: the guide steers only requests
-        without conditions."""
+        that reach the model without conditions (a request with nothing draws a drive first, unless
+        its `command_path` is off)."""
         return {name: digest for name, digest in self._hashes.items() if name != GUIDE or request.conditions.empty()}
 
     def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,

@@ -6,7 +6,8 @@
     python -m core.generate --inpaint source.npz --mask mask.png [--mask-frames 4:12] --out repaired.npz
 
 A command alone (no trajectory, no layout) is driven along a typical path of that command, drawn with
-the seed and kept in the recipe (`--no-path`: the command alone). Layout and mask pictures are
+the seed and kept in the recipe (`--no-path`: the command alone). With no condition at all, the command
+is drawn too, at the procedural city's frequencies (`--no-path`: the model's unconditional prediction). Layout and mask pictures are
 bird's-eye images (+X up, +Y left), resized to the grid. Writes the scene `.npz` (with its recipe in
 the metadata) and the recipe alone beside it as `<out>.recipe.json`.
 """
@@ -103,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trajectory", help="trajectory JSON: {'poses': [[x, y, yaw], ...]} or {'waypoints': ...}")
     parser.add_argument("--no-path", action="store_true",
                         help="give the model the --command alone (by default a command without --trajectory or "
-                             "--layout is driven along a typical path of it, drawn with --seed)")
+                             "--layout is driven along a typical path of it, drawn with --seed; with no condition "
+                             "at all, the command is drawn too); with no condition, the model's unconditional "
+                             "prediction")
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
     parser.add_argument("--sampler", default=SamplerSettings().sampler, choices=SAMPLER_NAMES)
     parser.add_argument("--steps", type=int, default=SamplerSettings().steps)

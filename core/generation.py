@@ -64,16 +64,21 @@ def check_request(request: GenerationRequest, clip_frames: int) -> None:
 def with_command_path(request: GenerationRequest, clip_frames: int) -> GenerationRequest:
     """The request with a typical path of its command when `request.command_path` is set and it has a
     command but no trajectory and no layout (a drawn layout decides where the roads are, so no path is
-    made up for it)."""
+    made up for it). A request with no condition at all first draws its command, at the procedural
+    city's frequencies, with the sampler's seed (`GenerationRequest`)."""
     from core.data.procedural import FRAME_INTERVAL
-    from core.data.scenario import typical_path
+    from core.data.scenario import draw_command, typical_path
 
     check_request(request, clip_frames)
-    given = request.conditions
-    if not request.command_path or given.command is None or given.trajectory is not None or given.layout is not None:
+    given, seed = request.conditions, int(request.sampler.seed)
+    if not request.command_path:
+        return request
+    if given.empty():  # a stream of its own: the path's attempts use default_rng([seed, attempt])
+        given = replace(given, command=draw_command(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))))
+    if given.command is None or given.trajectory is not None or given.layout is not None:
         return request
     path = typical_path(given.command, frames=request.frames, clip_frames=clip_frames, frame_interval=FRAME_INTERVAL,
-                        seed=request.sampler.seed)
+                        seed=seed)
     return replace(request, conditions=replace(given, trajectory=path))
 
 

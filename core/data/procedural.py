@@ -24,14 +24,13 @@ from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import relative_to_first
 from core.data.city import WorldMap, build_world, dilate, empty_world
 from core.data.palette import CLASS
-from core.data.scenario import EGO_LENGTH, EGO_WIDTH, Plan, plan_ego, plan_traffic
+from core.data.scenario import EGO_LENGTH, EGO_WIDTH, Plan, draw_command, plan_ego, plan_traffic
 from core.data.traffic import Agent, boxes_overlap, rasterise_box
 from core.types import Command, GridSpec, InputError, Layout, OccupancySequence, Trajectory
 
 FRAME_INTERVAL = 0.2  # seconds between frames
 TRAIN_SEEDS = range(0, 1_000_000_000)
 TEST_SEEDS = range(1_000_000_000, 1_100_000_000)
-COMMAND_WEIGHTS = {Command.STATIC: 0.15, Command.FORWARD: 0.35, Command.LEFT: 0.25, Command.RIGHT: 0.25}
 
 
 def split_seed(split: str, index: int) -> int:
@@ -94,8 +93,7 @@ def generate_drive(
 
 
 def _pick_command(rng: np.random.Generator, command: Command | str | None) -> Command:
-    choices = list(COMMAND_WEIGHTS)
-    drawn = choices[int(rng.choice(len(choices), p=list(COMMAND_WEIGHTS.values())))]
+    drawn = draw_command(rng)  # drawn even when given, so a seed's city does not depend on the command
     return drawn if command is None else Command.parse(command)
 
 

@@ -19,6 +19,7 @@ from core.data.traffic import Agent, Path, SpeedProfile, straight_path, turn_pat
 from core.types import Command, Trajectory
 
 EGO_LENGTH, EGO_WIDTH = 4.6, 1.9
+COMMAND_WEIGHTS = {Command.STATIC: 0.15, Command.FORWARD: 0.35, Command.LEFT: 0.25, Command.RIGHT: 0.25}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class Plan:
     roads: list[Road]
     ego: Agent
     stop_axis: int  # roads along this axis have the red light at the junctions
+
+
+def draw_command(rng: np.random.Generator) -> Command:
+    """The command of a drive, at the city's frequencies (`COMMAND_WEIGHTS`)."""
+    choices = list(COMMAND_WEIGHTS)
+    return choices[int(rng.choice(len(choices), p=list(COMMAND_WEIGHTS.values())))]
 
 
 def plan_ego(rng: np.random.Generator, command: Command, duration: float) -> Plan:

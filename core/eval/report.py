@@ -25,6 +25,8 @@ from core.types import Conditions, SamplerSettings, SceneService
 
 DEFAULT = SamplerSettings()
 COMMAND_ALONE = "command only, no path (the command embedding alone)"
+UNCONDITIONAL = "unconditional (a drawn drive: the default)"
+MODEL_ALONE = "unconditional, the model alone"
 REQUESTED = "real: the requests' own scenes"
 RECONSTRUCTED = "real, through the VAE (encode, decode): the ceiling"
 
@@ -95,13 +97,15 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
     asked = suite.real_clips(grid, suite.CONDITIONS, size.generated)
     commands = [suite.conditions_of(c, trajectory=False, layout=False) for c in asked]
     sets = {
-        "unconditional": [Conditions()] * size.generated,
+        UNCONDITIONAL: [Conditions()] * size.generated,
+        MODEL_ALONE: [Conditions()] * size.generated,
         "command + trajectory + layout": [suite.conditions_of(c) for c in asked],
         "command only": commands,
         COMMAND_ALONE: commands,
         "layout only": [suite.conditions_of(c, command=False, trajectory=False) for c in asked],
     }
-    sets = {name: suite.generate_set(service, wanted, DEFAULT, frames=grid.frames, command_path=name != COMMAND_ALONE)
+    sets = {name: suite.generate_set(service, wanted, DEFAULT, frames=grid.frames,
+                                     command_path=name not in (COMMAND_ALONE, MODEL_ALONE))
             for name, wanted in sets.items()}
     floor_row, floor = _floor_row([space.compare([c.scene.labels for c in clips]) for clips in floors])
     rows, numbers = [floor_row], {"floor": floor}
@@ -119,7 +123,7 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
                    f"{size.generated} other real scenes: the Fréchet estimate grows as sets shrink, so compare a set "
                    "with the floor of the same run, and it varies between real sets, hence the mean. The requests' "
                    "own real scenes, and the VAE's reconstructions of them, bound what generation through this VAE "
-                   f"can reach. Default sampler: {suite.describe(DEFAULT)}. {_guidance_note(sets['unconditional'])}")
+                   f"can reach. Default sampler: {suite.describe(DEFAULT)}. {_guidance_note(sets[MODEL_ALONE])}")
     report.table(QUALITY_HEADER, rows)
 
     def ratio(name: str) -> float:
@@ -131,14 +135,17 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
     return {"sets": sets, "asked": asked, "floor": floor_clips}
 
 
-def _guidance_note(unconditional: suite.GeneratedSet) -> str:
-    """How the requests were guided: classifier-free, and the unconditional ones by the guide model
-    when the checkpoints hold one (core.pipeline), read from the scenes' recipes."""
-    recipes = [scene.metadata.get("recipe", {}) for scene in unconditional.scenes]
+def _guidance_note(model_alone: suite.GeneratedSet) -> str:
+    """How the requests were guided: classifier-free, and those given to the model with nothing by the
+    guide model when the checkpoints hold one (core.pipeline), read from the scenes' recipes."""
+    drawn = ("A request without conditions draws a command at the procedural city's frequencies and drives a "
+             "typical path of it (the app's and the CLI's default), so it is guided like the others; ")
+    recipes = [scene.metadata.get("recipe", {}) for scene in model_alone.scenes]
     if recipes and all(GUIDE in recipe.get("checkpoints", {}) for recipe in recipes):
-        return ("The sets with conditions are guided classifier-free; the unconditional set, with nothing to guide "
-                "towards that way, by autoguidance with the DiT's guide model (an earlier state of its training).")
-    return "The sets with conditions are guided classifier-free; the unconditional set is not guided."
+        return ("The sets with conditions are guided classifier-free. " + drawn + "the model alone, with nothing "
+                "to guide towards that way, is guided by autoguidance with the DiT's guide model (an earlier state "
+                "of its training).")
+    return "The sets with conditions are guided classifier-free. " + drawn + "the model alone is not guided."
 
 
 def write_adherence(report: Report, generated: dict) -> None:
@@ -202,7 +209,8 @@ def write_temporal(report: Report, generated: dict) -> None:
     rows, numbers = [], {}
     for name, scenes in (("real", [c.scene for c in generated["floor"]]),
                          ("generated (command + trajectory + layout)", generated["sets"]["command + trajectory + layout"].scenes),
-                         ("generated (unconditional)", generated["sets"]["unconditional"].scenes)):
+                         ("generated (unconditional: a drawn drive)", generated["sets"][UNCONDITIONAL].scenes),
+                         ("generated (unconditional: the model alone)", generated["sets"][MODEL_ALONE].scenes)):
         measured = suite.temporal_summary(scenes)
         numbers[name] = measured
         rows.append([name, 100 * measured["flicker"], measured["vehicle_acceleration"], measured["track_breaks"],

@@ -1,5 +1,7 @@
 """Author view: canvas → layout, clicks → trajectory → command, Generate, and every bad drawing."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from app import authoring
 from app.authoring import AUTO, CANVAS, AuthorState
 from app.handlers import SessionState
 from core.data.palette import PALETTE
-from core.types import Command, GridSpec, InputError, Layout, SamplerSettings, Trajectory
+from core.types import Command, Conditions, GridSpec, InputError, Layout, SamplerSettings, Trajectory
 from tests.app.fake_service import TINY, FakeService
 
 CPU = GridSpec.preset("cpu")
@@ -112,10 +114,13 @@ def test_generate_sends_the_drawing_to_the_service(tmp_path):
 
 
 class PathEcho(FakeService):
-    """Records the trajectory it was given in the recipe, or makes one up for a command alone."""
+    """Records the trajectory it was given in the recipe, or makes one up for a command alone, or draws
+    a forward drive for a request with nothing (as `core.generation.with_command_path`)."""
 
     def generate(self, request, on_progress=None):
         scene = super().generate(request, on_progress)
+        if request.conditions.empty():
+            request = replace(request, conditions=Conditions(command=Command.FORWARD))
         trajectory = request.conditions.trajectory
         if trajectory is None and request.conditions.command is not None:
             poses = np.zeros((request.frames, 3))
@@ -154,7 +159,9 @@ def test_after_generate_the_preview_shows_the_path_the_model_received(tmp_path):
     assert abs(cols.mean() - CENTRE) < 8 and rows.max() > CENTRE - 6 and rows.min() < CENTRE - 34
 
     *_, nothing = authoring.generate(service, session, AuthorState(), painted_canvas({}), command=AUTO, **settings)
-    assert not received_pixels(nothing).any()  # no command, no path: nothing was made up, nothing drawn
+    assert service.requests[-1].conditions.empty()  # nothing asked: the generator drew a drive and shows it
+    assert np.array_equal(received_pixels(nothing)[:CANVAS - 40], received_pixels(made_up)[:CANVAS - 40])
+    assert not np.array_equal(nothing[CANVAS - 40:], made_up[CANVAS - 40:])  # captioned as drawn, not as asked
 
 
 def test_frames_beyond_the_view_are_counted_in_the_caption():

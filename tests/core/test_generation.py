@@ -169,7 +169,8 @@ def guided(service, tmp_path_factory):
 
 
 def test_a_guide_steers_requests_without_conditions_only(service, guided):
-    plain, steered = service.generate(request()), guided.generate(request())
+    alone = replace(request(), command_path=False)  # nothing, given to the model itself
+    plain, steered = service.generate(alone), guided.generate(alone)
     assert not np.array_equal(plain.labels, steered.labels)
     assert set(steered.metadata["recipe"]["checkpoints"]) == {"vae", "dit", "dit_guide"}
     with pytest.raises(InputError, match="a recipe is a JSON object"):
@@ -182,8 +183,28 @@ def test_a_guide_steers_requests_without_conditions_only(service, guided):
     assert np.array_equal(plain.labels, steered.labels)
     assert plain.metadata["recipe"] == steered.metadata["recipe"]  # so either regenerates it
     assert np.array_equal(guided.generate_from_recipe(plain.metadata["recipe"]).labels, plain.labels)
-    unguided = GenerationRequest(Conditions(), replace(SETTINGS, guidance_scale=1.0), 4)
+    unguided = GenerationRequest(Conditions(), replace(SETTINGS, guidance_scale=1.0), 4, command_path=False)
     assert np.array_equal(service.generate(unguided).labels, guided.generate(unguided).labels)
+    plain, steered = service.generate(request()), guided.generate(request())  # by default a drawn drive:
+    assert np.array_equal(plain.labels, steered.labels)  # guided classifier-free, the guide is not used
+    assert set(steered.metadata["recipe"]["checkpoints"]) == {"vae", "dit"}
+
+
+def test_a_request_with_nothing_draws_a_drive_at_the_citys_frequencies(service):
+    from core.data.scenario import COMMAND_WEIGHTS
+    from core.generation import with_command_path
+
+    scene = service.generate(request())
+    asked = scene.metadata["recipe"]["conditions"]
+    assert asked["command"] in {"static", "forward", "left", "right"} and len(asked["trajectory"]) == 4
+    assert scene.metadata["command"] == asked["command"]
+    assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
+    drawn = [with_command_path(replace(request(), sampler=replace(SETTINGS, seed=seed)), 4).conditions for seed in range(400)]
+    assert all(c.trajectory is not None and c.layout is None for c in drawn)
+    for command, weight in COMMAND_WEIGHTS.items():  # binomial standard deviation at most 0.025
+        assert abs(np.mean([c.command is command for c in drawn]) - weight) < 0.08, command
+    alone = with_command_path(replace(request(), command_path=False), 4)
+    assert alone.conditions.empty()  # the model's unconditional prediction, when asked for
 
 
 def test_a_guide_from_another_latent_space_is_refused(service, tmp_path):

@@ -64,7 +64,9 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     quality = numbers["quality"]
     assert len(quality["floor"]["volume_fsd_per_set"]) == 2
     assert quality["floor"]["volume_fsd"] == pytest.approx(np.mean(quality["floor"]["volume_fsd_per_set"]))
-    assert {report_module.REQUESTED, report_module.RECONSTRUCTED} <= set(quality)
+    assert {report_module.REQUESTED, report_module.RECONSTRUCTED, report_module.UNCONDITIONAL,
+            report_module.MODEL_ALONE} <= set(quality)
+    assert "the model alone is not guided" in text  # the stand-in has no guide model
     assert "over 2 sets" in text and "the VAE's reconstructions of the same scenes" in text
     assert "With 4 requests (the sets above have 5)" in text and "`--sampler-scenes 5`" in text  # too few to rank
 
