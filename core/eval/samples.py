@@ -57,8 +57,8 @@ def make_samples(service, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     grid = service.scene_grid()
     written = []
-    for name, (conditions, frames) in requests(grid).items():
-        scene = service.generate(GenerationRequest(conditions, SamplerSettings(seed=1), frames))
+    for index, (name, (conditions, frames)) in enumerate(requests(grid).items()):  # a seed each: no two alike
+        scene = service.generate(GenerationRequest(conditions, SamplerSettings(seed=1 + index), frames))
         written.append(render_video(scene, out / f"{name}.mp4", RenderSettings(camera="chase")))
         written.append(contact_sheet(scene, out / f"{name}.png", layout=conditions.layout))
     source = generate_clip(split_seed("test", SOURCE_SEED + 2), grid=grid).scene
