@@ -43,8 +43,8 @@ def layout(service: SceneService) -> SimpleNamespace:
                 ui.start_result = gr.Button("Start from the current result", size="sm", elem_id="start-from-result")
         with gr.Column(scale=5, min_width=340):
             gr.Markdown("**2 · Click the ego car's path**, starting at the centre and going up. No path and no "
-                        "layout: the chosen command drives a typical path of it (no command either: a drive drawn at "
-                        "random). After Generate, the yellow dots "
+                        "layout: the chosen command drives a typical path of it (no command either: a drive drawn "
+                        "with the seed). After Generate, the yellow dots "
                         "show where the model was told the car is in each frame (from the centre, facing up).")
             ui.preview = gr.Image(value=authoring.preview(None, ()), type="numpy", format="png", interactive=False,
                                   elem_id="trajectory", label="what the model receives")

@@ -218,26 +218,27 @@ def generate(
 ) -> tuple[SessionState, SceneView, np.ndarray]:
     """Generate from the drawing; the result is saved, rendered and summarised like any scene. The third
     value is the preview redrawn with the path the model received: the clicked one at the chosen speed,
-    or the typical path the generator made up for a command given alone."""
+    or the typical path the generator made up for a command given alone (or for the command it drew
+    when nothing was asked)."""
     grid = service.scene_grid()
     layout = layout_from_canvas(canvas, grid)
     trajectory = trajectory_from_clicks(author, grid, speed=speed, frames=frames)
     conditions = Conditions(command=resolve_command(command, trajectory), trajectory=trajectory, layout=layout)
     scene = service.generate(GenerationRequest(conditions, sampler, frames), on_progress)
     new, view = present(service, session, scene, camera, on_progress)
-    received = received_path(scene, made_up=trajectory is None, drawn=conditions.empty(), speed=speed)
+    received = received_path(scene, made_up=trajectory is None, speed=speed)
     return new, view, preview(layout, author.waypoints, received=received, grid=grid)
 
 
-def received_path(scene: OccupancySequence, *, made_up: bool, speed: float, drawn: bool = False) -> ReceivedPath | None:
+def received_path(scene: OccupancySequence, *, made_up: bool, speed: float) -> ReceivedPath | None:
     """The trajectory in a generated scene's recipe (None without one), captioned by where it came from:
-    made up by the generator for a command given alone (`drawn`: for a command it drew itself, nothing
-    having been asked), or the clicked path at `speed`."""
+    made up by the generator for a command given alone, or for a command it drew itself (the recipe
+    says "drawn"), or the clicked path at `speed`."""
     given = scene.metadata.get("recipe", {}).get("conditions", {})
     if given.get("trajectory") is None:
         return None
     trajectory = Trajectory(np.asarray(given["trajectory"], dtype=np.float64))
-    caption = (f"nothing asked: a '{given.get('command')}' drive, drawn" if drawn
+    caption = (f"nothing asked: a '{given.get('command')}' drive, drawn" if given.get("drawn")
                else f"typical path for '{given.get('command')}', made up" if made_up
                else f"the car at {speed:g} m/s, one dot a frame")
     return ReceivedPath(trajectory, caption)

@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("--from-steps", type=int, nargs="*", default=[700, 500, 300])
     asked_group = parser.add_mutually_exclusive_group()
     asked_group.add_argument("--layout-only", action="store_true", help="the layout alone, no command or path")
-    asked_group.add_argument("--unconditional", action="store_true", help="no condition at all")
+    asked_group.add_argument("--unconditional", action="store_true",
+                             help="a request with nothing (a drawn drive unless --model-alone)")
     parser.add_argument("--model-alone", action="store_true",
                         help="with --unconditional: the model's unconditional prediction, not a drawn drive")
     parser.add_argument("--vehicles", action="store_true", help="the layout with the clip's vehicle occupancy per frame")

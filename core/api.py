@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
-GUIDE = "dit_guide"  # the optional bundle that guides requests without conditions (core.pipeline)
+GUIDE = "dit_guide"  # the optional bundle that guides requests that reach the model with nothing (core.pipeline)
 
 
 class SceneGenerator:
     """Serves scenes to the app. `checkpoints` holds the `vae_cpu` and `dit_cpu` bundles (and optionally
-    `dit_guide_cpu`, the guide for requests without conditions: `core.pipeline`);
+    `dit_guide_cpu`, the guide for requests that reach the model with nothing: `core.pipeline`);
     `dataset_paths` are CarlaSC / Occ3D scene folders given at launch; `device` defaults to CUDA when
     present, else the CPU."""
 
@@ -88,9 +88,10 @@ class SceneGenerator:
         from core.generation import generate_scene, recipe_for, with_command_path
 
         pipeline = self._load()
-        request = with_command_path(request, pipeline.vae.config.frames)
+        asked, request = request, with_command_path(request, pipeline.vae.config.frames)
         scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
-        scene.metadata["recipe"] = recipe_for(request, self._hashes_for(request))
+        drawn = asked.conditions.empty() and not request.conditions.empty()
+        scene.metadata["recipe"] = recipe_for(request, self._hashes_for(request), drawn=drawn)
         return scene
 
     def generate_from_recipe(self, recipe: dict, on_progress: ProgressCallback | None = None) -> OccupancySequence:

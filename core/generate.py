@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", help="bird's-eye layout picture (palette colours)")
     parser.add_argument("--trajectory", help="trajectory JSON: {'poses': [[x, y, yaw], ...]} or {'waypoints': ...}")
     parser.add_argument("--no-path", action="store_true",
-                        help="give the model the --command alone (by default a command without --trajectory or "
-                             "--layout is driven along a typical path of it, drawn with --seed; with no condition "
-                             "at all, the command is drawn too); with no condition, the model's unconditional "
-                             "prediction")
+                        help="give the model the --command alone, or with no condition at all the model's "
+                             "unconditional prediction (autoguided). By default a command without --trajectory or "
+                             "--layout drives a typical path of it, drawn with --seed, and with no condition a "
+                             "command is drawn first")
     parser.add_argument("--frames", type=int, default=16, help="16, 32, 64 or 128")
     parser.add_argument("--sampler", default=SamplerSettings().sampler, choices=SAMPLER_NAMES)
     parser.add_argument("--steps", type=int, default=SamplerSettings().steps)

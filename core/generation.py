@@ -191,8 +191,9 @@ def _command_name(command: Command | None) -> str | None:
     return None if command is None else command.name.lower()
 
 
-def recipe_for(request: GenerationRequest, checkpoints: dict[str, str]) -> dict:
-    """A JSON-able description that regenerates the request's scene exactly."""
+def recipe_for(request: GenerationRequest, checkpoints: dict[str, str], *, drawn: bool = False) -> dict:
+    """A JSON-able description that regenerates the request's scene exactly (`drawn`: its command and
+    path were drawn by the generator, nothing having been asked; for the reader, ignored when read)."""
     conditions = request.conditions
     layout = conditions.layout
     return {
@@ -205,6 +206,7 @@ def recipe_for(request: GenerationRequest, checkpoints: dict[str, str]) -> dict:
             "trajectory": None if conditions.trajectory is None else conditions.trajectory.poses.tolist(),
             "layout": None if layout is None else layout.static.tolist(),
             "vehicles": None if layout is None or layout.vehicles is None else np.argwhere(layout.vehicles).tolist(),
+            **({"drawn": True} if drawn else {}),
         },
         "checkpoints": checkpoints,
     }

@@ -5,7 +5,9 @@ Kept apart from the models (which only predict) and the samplers (which only int
 (de)normalised with the statistics stored in the DiT's config.
 
 Guidance is classifier-free (the DiT with and without the request's conditions) when the request has
-a condition. A request with none has nothing to guide towards that way, so with a `guide` model, an
+a condition. A request with none (a request for nothing with `command_path` off, or inpainting: by
+default a request for nothing gets a drawn drive before it gets here, `core.generation`) has nothing
+to guide towards that way, so with a `guide` model, an
 earlier and weaker state of the same DiT training, it is autoguidance (Karras et al. 2024): the DiT's
 prediction extrapolated away from the guide's. Unguided, such requests gave scenes far off the real
 ones (checkpoints README, step 14).

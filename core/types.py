@@ -233,7 +233,7 @@ class Conditions:
     layout: Layout | None = None
 
     def empty(self) -> bool:
-        """Nothing asked: an unconditional request."""
+        """Nothing asked (by default the generator then draws a drive: `GenerationRequest.command_path`)."""
         return self.command is None and self.trajectory is None and self.layout is None
 
 
@@ -284,10 +284,10 @@ class GenerationRequest:
     that command (drawn with the sampler's seed, recorded in the recipe); False leaves the model the
     command alone, which steers the ego car far less (the evaluation report measures both). A request
     with no condition at all first draws its command, at the procedural city's frequencies, with the
-    same seed: "anything" becomes a drive of a kind the model was trained on, guided classifier-free.
-    With False it goes to the model's unconditional prediction alone (autoguided when the checkpoints
-    hold a guide), which the report measures as much further from the real scenes (distance 2.9 against
-    2.4, precision 0.58 against 0.77 with the 58,250-step DiT)."""
+    same seed (the recipe marks it "drawn"): "anything" becomes a drive of a kind the model was trained
+    on, guided classifier-free. With False it goes to the model's unconditional prediction alone
+    (autoguided when the checkpoints hold a guide), which measured further from the real scenes and
+    less precise (checkpoints README, step 16)."""
 
     conditions: Conditions
     sampler: SamplerSettings

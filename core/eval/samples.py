@@ -1,8 +1,9 @@
 """Sample videos per condition, to look at: `python -m core.eval samples --out assets/samples`.
 
-One generation per kind of request, with fixed seeds so the files regenerate identically: unconditional,
-command (left turn), trajectory (a right turn's path), layout (a procedural test layout), inpainting (a
-real scene with a block regenerated, before | after) and a 64-frame scene extended clip by clip.
+One generation per kind of request, with fixed seeds so the files regenerate identically: nothing asked
+(`unconditional`: the generator draws a drive), command (left turn), trajectory (a right turn's path),
+layout (a procedural test layout), inpainting (a real scene with a block regenerated, before | after)
+and a 64-frame scene extended clip by clip.
 Each becomes a chase-camera .mp4 and a contact sheet .png (first, middle and last frame; the layout
 request is drawn before its result).
 """

@@ -119,7 +119,8 @@ class PathEcho(FakeService):
 
     def generate(self, request, on_progress=None):
         scene = super().generate(request, on_progress)
-        if request.conditions.empty():
+        drawn = request.conditions.empty()
+        if drawn:
             request = replace(request, conditions=Conditions(command=Command.FORWARD))
         trajectory = request.conditions.trajectory
         if trajectory is None and request.conditions.command is not None:
@@ -128,7 +129,7 @@ class PathEcho(FakeService):
             trajectory = Trajectory(poses)
         scene.metadata["recipe"]["conditions"] = {
             "command": None if request.conditions.command is None else request.conditions.command.name.lower(),
-            "trajectory": None if trajectory is None else trajectory.poses.tolist()}
+            "trajectory": None if trajectory is None else trajectory.poses.tolist(), **({"drawn": True} if drawn else {})}
         return scene
 
 

@@ -197,6 +197,7 @@ def test_a_request_with_nothing_draws_a_drive_at_the_citys_frequencies(service):
     scene = service.generate(request())
     asked = scene.metadata["recipe"]["conditions"]
     assert asked["command"] in {"static", "forward", "left", "right"} and len(asked["trajectory"]) == 4
+    assert asked["drawn"] and "drawn" not in service.generate(request(command=Command.LEFT)).metadata["recipe"]["conditions"]
     assert scene.metadata["command"] == asked["command"]
     assert np.array_equal(service.generate_from_recipe(scene.metadata["recipe"]).labels, scene.labels)
     drawn = [with_command_path(replace(request(), sampler=replace(SETTINGS, seed=seed)), 4).conditions for seed in range(400)]

@@ -20,10 +20,14 @@ class ProceduralService:
     """Generates what the procedural city makes for the requested command (a perfect model, as far as
     the procedural city goes); inpainting takes the masked columns from another scene."""
 
+    def __init__(self):
+        self.requests = []
+
     def scene_grid(self):
         return GRID
 
     def generate(self, request, on_progress=None) -> OccupancySequence:
+        self.requests.append(request)
         clips = generate_drive(request.sampler.seed + 7, grid=GRID, command=request.conditions.command,
                                clips=request.frames // GRID.frames)
         labels = np.concatenate([clip.scene.labels for clip in clips])
@@ -45,8 +49,11 @@ def small(monkeypatch):
 
 def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     network = SceneFeatureNet(FEATURE_PRESETS["tiny"])
-    path = report_module.build_report(ProceduralService(), VAE, network, tmp_path, quick=True)
+    service = ProceduralService()
+    path = report_module.build_report(service, VAE, network, tmp_path, quick=True)
     text = path.read_text()
+    nothing = [r.command_path for r in service.requests if r.conditions.empty()]
+    assert sorted(nothing) == [False] * 5 + [True] * 5  # a drawn drive and the model alone, 5 requests each
     for title in ("Reconstruction", "Sample quality", "Condition adherence", "Inpainting", "Long scenes",
                   "Temporal consistency", "Sampler study", "Samples"):
         assert f"## {title}" in text
@@ -84,3 +91,13 @@ def test_too_few_sampler_scenes_is_a_clear_error(capsys):
 
     assert main(["report", "--quick", "--sampler-scenes", "2", "--out", "unused"]) != 0
     assert "--sampler-scenes must be at least 4" in capsys.readouterr().err
+
+
+def test_the_guidance_note_says_which_requests_the_guide_steered():
+    def made(checkpoints):
+        return suite.GeneratedSet([OccupancySequence(np.zeros((4, *GRID.cells), np.uint8), GRID,
+                                                     metadata={"recipe": {"checkpoints": checkpoints}})], 1.0)
+
+    guided = report_module._guidance_note(made({"vae": "a", "dit": "b", report_module.GUIDE: "c"}))
+    assert "the model alone, with nothing to guide towards that way, is guided by autoguidance" in guided
+    assert "the model alone is not guided" in report_module._guidance_note(made({"vae": "a", "dit": "b"}))
