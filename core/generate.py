@@ -7,9 +7,9 @@
 
 A command alone (no trajectory, no layout) is driven along a typical path of that command, drawn with
 the seed and kept in the recipe (`--no-path`: the command alone). With no condition at all, the command
-is drawn too, at the procedural city's frequencies (`--no-path`: the model's unconditional prediction). Layout and mask pictures are
-bird's-eye images (+X up, +Y left), resized to the grid. Writes the scene `.npz` (with its recipe in
-the metadata) and the recipe alone beside it as `<out>.recipe.json`.
+is drawn too, at the procedural city's frequencies (`--no-path`: the model's unconditional prediction).
+Layout and mask pictures are bird's-eye images (+X up, +Y left), resized to the grid. Writes the scene
+`.npz` (with its recipe in the metadata) and the recipe alone beside it as `<out>.recipe.json`.
 """
 
 from __future__ import annotations

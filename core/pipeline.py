@@ -7,10 +7,9 @@ Kept apart from the models (which only predict) and the samplers (which only int
 Guidance is classifier-free (the DiT with and without the request's conditions) when the request has
 a condition. A request with none (a request for nothing with `command_path` off, or inpainting: by
 default a request for nothing gets a drawn drive before it gets here, `core.generation`) has nothing
-to guide towards that way, so with a `guide` model, an
-earlier and weaker state of the same DiT training, it is autoguidance (Karras et al. 2024): the DiT's
-prediction extrapolated away from the guide's. Unguided, such requests gave scenes far off the real
-ones (checkpoints README, step 14).
+to guide towards that way, so with a `guide` model, an earlier and weaker state of the same DiT
+training, it is autoguidance (Karras et al. 2024): the DiT's prediction extrapolated away from the
+guide's. Unguided, such requests gave scenes far off the real ones (checkpoints README, step 14).
 """
 
 from __future__ import annotations
