@@ -88,13 +88,13 @@ def main() -> None:
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'debris':>6}  {'s/scene':>7}")
     for setting in settings:
         generated = suite.generate_set(service, asked, setting, frames=grid.frames, command_path=not args.model_alone)
-        measured = space.compare([scene.labels for scene in generated.scenes])
+        measured = suite.plain(space.compare([scene.labels for scene in generated.scenes]))
         followed = {"layout_iou": float("nan"), "final_error_m": float("nan"), "command_accuracy": float("nan"),
                     **suite.adherence_summary(generated.scenes, clips, layout=drawn, trajectory=moving, command=moving)}
         start = "every step" if setting.guidance_from is None else f"t ≤ {setting.guidance_from}"
         print(f"{setting.sampler:>8}  {setting.steps:5d}  {setting.guidance_scale:8g}  {start:>10}  "
-              f"{measured['volume_fsd'].value:7.3f}  "
-              f"{measured['bird_eye_fsd'].value:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
+              f"{measured['volume_fsd']:7.3f}  "
+              f"{measured['bird_eye_fsd']:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
               f"{suite.temporal_summary(generated.scenes)['vehicle_debris']:6.2f}  {generated.seconds_per_scene:7.2f}", flush=True)
 

@@ -74,15 +74,22 @@ def _radii(points: np.ndarray, k: int) -> np.ndarray:
     return np.sort(gaps, axis=1)[:, k]  # column 0 is the point itself
 
 
-def _covered(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) -> float:
+def _inside(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per query: whether it lies within some point's radius (the k-NN manifold of `points`)."""
     gaps = np.linalg.norm(queries[:, None] - points[None], axis=2)
-    return float((gaps <= radii[None]).any(axis=1).mean())
+    return (gaps <= radii[None]).any(axis=1)
+
+
+def inside_real(real: np.ndarray, fake: np.ndarray, *, k: int = 3) -> np.ndarray:
+    """Per fake sample: whether it lies inside the real manifold; precision is their mean."""
+    _check(real, fake, minimum=k + 1)
+    return _inside(fake, real, _radii(real, k))
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 3) -> tuple[float, float]:
     """(precision, recall): shares of fake samples inside the real manifold and of real inside the fake."""
     _check(real, fake, minimum=k + 1)
-    return _covered(fake, real, _radii(real, k)), _covered(real, fake, _radii(fake, k))
+    return float(inside_real(real, fake, k=k).mean()), float(_inside(real, fake, _radii(fake, k)).mean())
 
 
 @dataclass(frozen=True)
@@ -96,16 +103,20 @@ class Estimate:
 
 
 def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray, *,
-              rounds: int = 50, level: float = 0.95, fraction: float = 0.8, seed: int = 0) -> Estimate:
+              rounds: int = 50, level: float = 0.95, fraction: float = 0.8, seed: int = 0,
+              within: tuple[float, float] = (0.0, np.inf)) -> Estimate:
     """The metric on the full sets, with a percentile interval over `rounds` random subsets of both.
 
     Subsets are drawn without replacement (`fraction` of each set): resampling with replacement would
     put duplicates in the sets, which the k-NN radii and the unbiased kernel estimate cannot take.
-    A plug-in estimate such as the Fréchet distance is biased by the set size, so the interval is the
-    spread of the subset values about their median, placed around the full-set value.
+    Subsets that share most of their rows vary less than whole new sets would, by a factor of
+    √((1 − fraction) / fraction) (half at 0.8; the delete-d jackknife, Shao & Wu 1989), so the spread of
+    the subset values about their median is scaled up by its inverse. A plug-in estimate such as the
+    Fréchet distance is biased by the set size, so that spread is placed around the full-set value,
+    and clipped to the metric's range `within` (every metric here is ≥ 0; shares are ≤ 1 as well).
     """
     return _over_subsets(lambda r, f: metric(real[r], fake[f]), len(real), len(fake),
-                         rounds=rounds, level=level, fraction=fraction, seed=seed)
+                         rounds=rounds, level=level, fraction=fraction, seed=seed, within=within)
 
 
 def bootstrap_ratio(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, numerator: np.ndarray,
@@ -120,11 +131,12 @@ def bootstrap_ratio(metric: Callable[[np.ndarray, np.ndarray], float], real: np.
     if numerator.shape != denominator.shape:
         raise InputError(f"paired feature sets must have the same shape, got {numerator.shape} and {denominator.shape}")
     return _over_subsets(lambda r, f: metric(real[r], numerator[f]) / max(metric(real[r], denominator[f]), 1e-12),
-                         len(real), len(numerator), rounds=rounds, level=level, fraction=fraction, seed=seed)
+                         len(real), len(numerator), rounds=rounds, level=level, fraction=fraction, seed=seed,
+                         within=(0.0, np.inf))
 
 
 def _over_subsets(statistic: Callable[[np.ndarray, np.ndarray], float], real: int, fake: int, *,
-                  rounds: int, level: float, fraction: float, seed: int) -> Estimate:
+                  rounds: int, level: float, fraction: float, seed: int, within: tuple[float, float]) -> Estimate:
     """`statistic` of (real rows, fake rows) on all rows, with the interval of `bootstrap`."""
     rng = np.random.default_rng(seed)
 
@@ -133,5 +145,7 @@ def _over_subsets(statistic: Callable[[np.ndarray, np.ndarray], float], real: in
 
     samples = np.array([statistic(subset(real), subset(fake)) for _ in range(rounds)])
     value, middle, tail = statistic(np.arange(real), np.arange(fake)), float(np.median(samples)), 100 * (1 - level) / 2
-    return Estimate(value, value - (middle - float(np.percentile(samples, tail))),
-                    value + (float(np.percentile(samples, 100 - tail)) - middle))
+    spread = np.sqrt(fraction / (1 - fraction))  # a subset's spread → a whole set's (see `bootstrap`)
+    low = value - spread * (middle - float(np.percentile(samples, tail)))
+    high = value + spread * (float(np.percentile(samples, 100 - tail)) - middle)
+    return Estimate(value, max(low, within[0]), min(high, within[1]))

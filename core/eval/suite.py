@@ -29,6 +29,7 @@ REFERENCE, FLOOR, CONDITIONS, INPAINT = 100_000, 200_000, 300_000, 400_000  # te
 class ReportSize:
     reference: int  # real scenes every distance is measured against
     generated: int  # scenes per generated set (and per real floor set)
+    nothing_sets: int  # sets of `generated` requests with nothing (each scene a fresh draw: precision is noisy)
     floor_sets: int  # disjoint real sets the floor is averaged over
     inpaint: int
     long_scenes: int
@@ -40,9 +41,9 @@ class ReportSize:
 
 
 SIZES = {
-    "quick": ReportSize(reference=48, generated=12, floor_sets=4, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
+    "quick": ReportSize(reference=48, generated=12, nothing_sets=2, floor_sets=4, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
                         reference_steps=200, recon=8, rounds=20),
-    "full": ReportSize(reference=256, generated=64, floor_sets=4, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
+    "full": ReportSize(reference=256, generated=64, nothing_sets=3, floor_sets=4, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
                        reference_steps=1000, recon=32, rounds=50),
 }
 
@@ -73,10 +74,24 @@ class FeatureSpace:
             result[f"{name}_fsd"] = distances.bootstrap(distances.frechet_distance, self._project(name, reference),
                                                         self._project(name, other), rounds=self.rounds)
             result[f"{name}_ksd"] = distances.kernel_distance(reference, other)
-            if name == "volume":  # k-NN radii need k + 1 = 4 scenes a set
-                enough = len(other) >= 4
-                result["precision"], result["recall"] = distances.precision_recall(reference, other) if enough else (np.nan, np.nan)
+            if name == "volume":
+                result.update(self._precision_recall(other))
         return result
+
+    def _precision_recall(self, fake: np.ndarray) -> dict[str, object]:
+        """Precision and recall of 3D features, with intervals from 5 scenes on: the k-NN radii need
+        k + 1 = 4 scenes a set, and the interval's subsets are 4/5 of it."""
+        if len(fake) < 5:
+            shares = distances.precision_recall(self.volume, fake) if len(fake) >= 4 else (np.nan, np.nan)
+            return dict(zip(("precision", "recall"), shares))
+        return {key: distances.bootstrap(lambda r, f, i=index: distances.precision_recall(r, f)[i], self.volume, fake,
+                                         rounds=self.rounds, within=(0.0, 1.0)) for index, key in enumerate(("precision", "recall"))}
+
+    def inside(self, scenes: list[np.ndarray]) -> np.ndarray:
+        """Per scene: whether it lies inside the reference set's manifold (3D features); `compare`'s
+        precision is their mean."""
+        volume, _ = extract_features(self.network, scenes)
+        return distances.inside_real(self.volume, volume)
 
     def fsd_ratio(self, numerator: list[np.ndarray], denominator: list[np.ndarray]) -> distances.Estimate:
         """FSD (3D) of `numerator` over that of `denominator`, two sets made for the same requests and
@@ -89,6 +104,11 @@ class FeatureSpace:
         """Features of branch `name` on the reference set's leading principal axes."""
         center, axes = self._axes[name]
         return (values - center) @ axes
+
+
+def plain(measured: dict) -> dict:
+    """`FeatureSpace.compare`'s measures as plain numbers (an estimate's value without its interval)."""
+    return {key: (value.value if isinstance(value, distances.Estimate) else value) for key, value in measured.items()}
 
 
 def _principal_axes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from core.eval.distances import bootstrap, bootstrap_ratio, frechet_distance, frechet_distance_unbiased, kernel_distance, precision_recall
+from core.eval.distances import (bootstrap, bootstrap_ratio, frechet_distance, frechet_distance_unbiased, inside_real, kernel_distance,
+                                  precision_recall)
 from core.types import InputError
 
 
@@ -56,8 +57,42 @@ def test_precision_and_recall_see_missed_and_invented_modes():
 def test_bootstrap_interval_holds_the_value(sets):
     real, other = sets
     estimate = bootstrap(frechet_distance, real, other + 1.0, rounds=20)
-    assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low < 1.0
+    assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low < 0.25 * estimate.value
     assert "[" in str(estimate)
+
+
+def test_bootstrap_interval_is_as_wide_as_a_new_set_would_vary():
+    """The mean of 64 draws from N(0, 1): its 95 % interval is ±1.96/8 and holds the true 0 about 95 % of
+    the time, although the subsets behind it share most of their rows."""
+    rng = np.random.default_rng(3)
+    widths, held = [], 0
+    for trial in range(40):
+        fake = rng.normal(size=(64, 1))
+        estimate = bootstrap(lambda r, f: float(f.mean()), fake, fake, rounds=100, seed=trial, within=(-np.inf, np.inf))
+        widths.append(estimate.high - estimate.low)
+        held += estimate.low <= 0.0 <= estimate.high
+    assert np.mean(widths) == pytest.approx(2 * 1.96 / 8, rel=0.15) and held >= 33
+
+
+def test_bootstrap_interval_stays_in_the_metrics_range():
+    """Near the ends of a range the spread placed around the value crosses them (both cases below do,
+    unclipped: precision up to 1.14, distance down to −0.34); the interval stops at the range."""
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(40, 3))
+    fake = np.concatenate([real[:11] + 0.01, [[50.0, 50.0, 50.0]]])  # precision 11/12, 1 without the far one
+    share = bootstrap(lambda r, f: precision_recall(r, f)[0], real, fake, rounds=20, within=(0.0, 1.0))
+    assert share.low <= share.value <= share.high == 1.0
+    close = bootstrap(frechet_distance, rng.normal(size=(8, 3)), rng.normal(size=(8, 3)), rounds=20)
+    assert close.low == 0.0 < close.value  # a distance, ≥ 0, by default
+
+
+def test_inside_real_marks_each_fake_sample():
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(100, 2))
+    fake = np.concatenate([rng.normal(size=(10, 2)) * 0.3, rng.normal(size=(5, 2)) + 50])
+    inside = inside_real(real, fake)
+    assert inside[:10].all() and not inside[10:].any()
+    assert precision_recall(real, fake)[0] == pytest.approx(inside.mean())
 
 
 def test_paired_ratio_is_one_for_one_set_and_sees_a_set_further_away(sets):

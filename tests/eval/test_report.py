@@ -9,6 +9,7 @@ from core.config import FEATURE_PRESETS, VAE_PRESETS
 from core.data.procedural import generate_drive
 from core.eval import report as report_module, suite
 from core.eval.features import SceneFeatureNet
+from core.generation import with_command_path
 from core.models.vae import HexPlaneVAE
 from core.types import OccupancySequence
 
@@ -28,10 +29,13 @@ class ProceduralService:
 
     def generate(self, request, on_progress=None) -> OccupancySequence:
         self.requests.append(request)
-        clips = generate_drive(request.sampler.seed + 7, grid=GRID, command=request.conditions.command,
-                               clips=request.frames // GRID.frames)
+        command = request.conditions.command
+        if request.conditions.empty():  # a drawn drive's command, as the generator draws it
+            command = with_command_path(request, GRID.frames).conditions.command
+        clips = generate_drive(request.sampler.seed + 7, grid=GRID, command=command, clips=request.frames // GRID.frames)
         labels = np.concatenate([clip.scene.labels for clip in clips])
-        return OccupancySequence(labels, GRID.with_frames(request.frames), metadata={"source": "generated"})
+        recipe = {"conditions": {"command": None if command is None else command.name.lower()}}
+        return OccupancySequence(labels, GRID.with_frames(request.frames), metadata={"source": "generated", "recipe": recipe})
 
     def inpaint(self, scene, mask, settings, *, frames=None, on_progress=None) -> OccupancySequence:
         other = generate_drive(settings.seed + 99, grid=GRID, clips=1)[0].scene.labels
@@ -43,7 +47,7 @@ class ProceduralService:
 @pytest.fixture
 def small(monkeypatch):
     monkeypatch.setitem(suite.SIZES, "quick", suite.ReportSize(
-        reference=10, generated=5, floor_sets=2, inpaint=2, long_scenes=4, long_frames=(8,), sampler_scenes=4, reference_steps=200,
+        reference=10, generated=5, nothing_sets=2, floor_sets=2, inpaint=2, long_scenes=4, long_frames=(8,), sampler_scenes=4, reference_steps=200,
         recon=2, rounds=3))
 
 
@@ -53,7 +57,7 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     path = report_module.build_report(service, VAE, network, tmp_path, quick=True)
     text = path.read_text()
     nothing = [r.command_path for r in service.requests if r.conditions.empty()]
-    assert sorted(nothing) == [False] * 5 + [True] * 5  # a drawn drive and the model alone, 5 requests each
+    assert sorted(nothing) == [False] * 10 + [True] * 10  # a drawn drive and the model alone, 2 sets of 5 requests each
     for title in ("Reconstruction", "Sample quality", "Condition adherence", "Inpainting", "Long scenes",
                   "Temporal consistency", "Sampler study", "Samples"):
         assert f"## {title}" in text
@@ -74,6 +78,16 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert {report_module.REQUESTED, report_module.RECONSTRUCTED, report_module.UNCONDITIONAL,
             report_module.MODEL_ALONE} <= set(quality)
     assert "the model alone is not guided" in text  # the stand-in has no guide model
+    assert "**Requests with nothing, over 10 requests** (seeds 0–9, 2 sets of 5" in text
+    for name in (report_module.UNCONDITIONAL, report_module.MODEL_ALONE):
+        pooled = numbers["nothing"][name]
+        assert pooled["requests"] == 10 and len(pooled["precision_per_set"]) == len(pooled["recall_per_set"]) == 2
+        assert pooled["precision_low"] <= pooled["precision"] <= pooled["precision_high"]
+        assert pooled["precision_per_set"][0] == quality[name]["precision"]  # the table's set is the first one
+        assert pooled["precision"] == pytest.approx(np.mean(pooled["precision_per_set"]))  # a mean of indicators
+    drawn = numbers["nothing"][report_module.UNCONDITIONAL]["precision_per_command"]
+    assert drawn and set(drawn) <= {"static", "forward", "left", "right"}
+    assert numbers["nothing"][report_module.MODEL_ALONE]["precision_per_command"] == {}  # no command was drawn
     assert "over 2 sets" in text and "the VAE's reconstructions of the same scenes" in text
     assert "With 4 requests (the sets above have 5)" in text and "`--sampler-scenes 5`" in text  # too few to rank
 
