@@ -16,7 +16,9 @@ procedural city's frequencies and drives a typical path of it), and with `--mode
 nothing (the report's "model alone" set), which the guide model steers when the checkpoints hold one
 (autoguidance, `core.pipeline`; guidance 1 is the DiT alone, so `--samplers dpm++:25:1 dpm++:25:4` sets
 the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
-its layout (the layout's optional second part).
+its layout (the layout's optional second part). Last, the first setting's scene distance over each
+other's, with the report's paired interval over the requests (`FeatureSpace.fsd_ratio`): with
+`--samplers dpm++:25 ddpm:1000`, the default over the 1000-step reference (target ≤ 1.05).
 """
 
 from __future__ import annotations
@@ -86,9 +88,11 @@ def main() -> None:
     print(f"{args.requests} requests ({what})\n")
     print(f"{'sampler':>8}  {'steps':>5}  {'guidance':>8}  {'from':>10}  {'FSD 3D':>7}  {'FSD BEV':>7}  {'prec':>5}  "
           f"{'recall':>6}  {'layout':>6}  {'final m':>7}  {'command':>7}  {'debris':>6}  {'s/scene':>7}")
+    made = []
     for setting in settings:
         generated = suite.generate_set(service, asked, setting, frames=grid.frames, command_path=not args.model_alone)
-        measured = suite.plain(space.compare([scene.labels for scene in generated.scenes]))
+        made.append([scene.labels for scene in generated.scenes])
+        measured = suite.plain(space.compare(made[-1]))
         followed = {"layout_iou": float("nan"), "final_error_m": float("nan"), "command_accuracy": float("nan"),
                     **suite.adherence_summary(generated.scenes, clips, layout=drawn, trajectory=moving, command=moving)}
         start = "every step" if setting.guidance_from is None else f"t ≤ {setting.guidance_from}"
@@ -97,6 +101,11 @@ def main() -> None:
               f"{measured['bird_eye_fsd']:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
               f"{suite.temporal_summary(generated.scenes)['vehicle_debris']:6.2f}  {generated.seconds_per_scene:7.2f}", flush=True)
+    if len(settings) > 1:
+        print(f"\nFSD (3D) of {suite.describe(settings[0])} over each other setting's, the same requests and seeds "
+              "[95 % interval over the requests]:")
+        for setting, labels in zip(settings[1:], made[1:]):
+            print(f"  over {suite.describe(setting)}: {space.fsd_ratio(made[0], labels)}")
 
 
 if __name__ == "__main__":
