@@ -18,7 +18,7 @@ nothing (the report's "model alone" set), which the guide model steers when the 
 the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
 its layout (the layout's optional second part). Last, the first setting's scene distance over each
 other's, with the report's paired interval over the requests (`FeatureSpace.fsd_ratio`): with
-`--samplers dpm++:25 ddpm:1000`, the default over the 1000-step reference (target ≤ 1.05).
+`--samplers dpm++:25 ddpm:1000 --from-steps`, the default over the 1000-step reference (target ≤ 1.05).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def main() -> None:
     service = SceneGenerator(checkpoints=args.checkpoints)
     grid = service.scene_grid()
     network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
-    space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)], 50)
+    space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)],
+                               suite.SIZES["full"].rounds)
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
     moving, drawn = not (args.layout_only or args.unconditional), not args.unconditional
     asked = [suite.conditions_of(c, command=moving, trajectory=moving, layout=drawn, vehicles=args.vehicles) for c in clips]

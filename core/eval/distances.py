@@ -5,7 +5,8 @@
   1/N over subsets and extrapolates to 1/N = 0 (FD∞, Chong & Forsyth 2020).
 - Kernel scene distance (KSD): unbiased MMD² with the cubic polynomial kernel (as KID), scaled ×100.
 - Precision / recall: the k-nearest-neighbour manifold estimate of Kynkäänniemi et al. (2019).
-- `bootstrap`: a percentile interval of any of them over random subsets of both sets;
+- `bootstrap`: an interval of any of them from random subsets of both sets (their spread scaled to a
+  whole set's);
   `bootstrap_ratio`: the same for the ratio of one metric on two paired generated sets.
 """
 
@@ -68,16 +69,23 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray) -> float:
     return float(100 * (within_real + within_fake - 2 * k_rf.mean()))
 
 
+def _gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances of every row of `a` to every row of `b`, through one matrix product."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T
+    return np.sqrt(np.clip(squared, 0, None))
+
+
 def _radii(points: np.ndarray, k: int) -> np.ndarray:
     """Distance of each point to its k-th nearest other point of the same set."""
-    gaps = np.linalg.norm(points[:, None] - points[None], axis=2)
+    gaps = _gaps(points, points)
+    np.fill_diagonal(gaps, 0.0)  # the point itself, exactly
     return np.sort(gaps, axis=1)[:, k]  # column 0 is the point itself
 
 
 def _inside(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Per query: whether it lies within some point's radius (the k-NN manifold of `points`)."""
-    gaps = np.linalg.norm(queries[:, None] - points[None], axis=2)
-    return (gaps <= radii[None]).any(axis=1)
+    return (_gaps(queries, points) <= radii[None]).any(axis=1)
 
 
 def inside_real(real: np.ndarray, fake: np.ndarray, *, k: int = 3) -> np.ndarray:
@@ -104,16 +112,16 @@ class Estimate:
 
 def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray, *,
               rounds: int = 50, level: float = 0.95, fraction: float = 0.8, seed: int = 0,
-              within: tuple[float, float] = (0.0, np.inf)) -> Estimate:
+              within: tuple[float, float] = (-np.inf, np.inf)) -> Estimate:
     """The metric on the full sets, with a percentile interval over `rounds` random subsets of both.
 
     Subsets are drawn without replacement (`fraction` of each set): resampling with replacement would
     put duplicates in the sets, which the k-NN radii and the unbiased kernel estimate cannot take.
-    Subsets that share most of their rows vary less than whole new sets would, by a factor of
-    √((1 − fraction) / fraction) (half at 0.8; the delete-d jackknife, Shao & Wu 1989), so the spread of
-    the subset values about their median is scaled up by its inverse. A plug-in estimate such as the
-    Fréchet distance is biased by the set size, so that spread is placed around the full-set value,
-    and clipped to the metric's range `within` (every metric here is ≥ 0; shares are ≤ 1 as well).
+    Subsets of m of n rows that share most of their rows vary less than whole new sets would, by a
+    factor of √((n − m) / m) (half at 4/5; the delete-d jackknife, Shao & Wu 1989), so the spread of
+    the subset values about their median is scaled up by its inverse (m and n of `fake`, the smaller
+    set). A plug-in estimate such as the Fréchet distance is biased by the set size, so that spread is
+    placed around the full-set value, and clipped to the metric's range `within`.
     """
     return _over_subsets(lambda r, f: metric(real[r], fake[f]), len(real), len(fake),
                          rounds=rounds, level=level, fraction=fraction, seed=seed, within=within)
@@ -140,12 +148,15 @@ def _over_subsets(statistic: Callable[[np.ndarray, np.ndarray], float], real: in
     """`statistic` of (real rows, fake rows) on all rows, with the interval of `bootstrap`."""
     rng = np.random.default_rng(seed)
 
-    def subset(size: int) -> np.ndarray:
-        return rng.choice(size, max(2, int(fraction * size)), replace=False)
+    def rows(size: int) -> int:  # at least 2, and at least one row left out
+        return min(size - 1, max(2, int(fraction * size)))
 
-    samples = np.array([statistic(subset(real), subset(fake)) for _ in range(rounds)])
+    if min(real, fake) < 3:  # subsets of two rows of three at least: no interval from fewer
+        return Estimate(statistic(np.arange(real), np.arange(fake)), np.nan, np.nan)
+    samples = np.array([statistic(rng.choice(real, rows(real), replace=False), rng.choice(fake, rows(fake), replace=False))
+                        for _ in range(rounds)])
     value, middle, tail = statistic(np.arange(real), np.arange(fake)), float(np.median(samples)), 100 * (1 - level) / 2
-    spread = np.sqrt(fraction / (1 - fraction))  # a subset's spread → a whole set's (see `bootstrap`)
+    spread = np.sqrt(rows(fake) / (fake - rows(fake)))  # a subset's spread → a whole set's (see `bootstrap`)
     low = value - spread * (middle - float(np.percentile(samples, tail)))
     high = value + spread * (float(np.percentile(samples, 100 - tail)) - middle)
     return Estimate(value, max(low, within[0]), min(high, within[1]))

@@ -142,8 +142,8 @@ def write_quality(report: Report, service: SceneService, vae, space: suite.Featu
 def _write_nothing(report: Report, space: suite.FeatureSpace, every: dict[str, suite.GeneratedSet],
                    size: suite.ReportSize) -> None:
     """Precision of the requests with nothing over `size.nothing_sets` disjoint sets of requests: with
-    no condition every scene is a fresh draw, and one set's precision moves by about a tenth between sets,
-    so its target is read over all of them. Per set the recall too (comparable with the table, set for
+    no condition every scene is a fresh draw, and one set's precision moves by about a tenth between sets
+    of 64, so its target is read over all of them. Per set the recall too (comparable with the table, set for
     set), and for the drawn drive the precision per drawn command."""
     rows, numbers = [], {}
     for name, made in every.items():
@@ -164,7 +164,7 @@ def _write_nothing(report: Report, space: suite.FeatureSpace, every: dict[str, s
     first, last = size.generated, size.generated * size.nothing_sets
     report.lines += ["", f"**Requests with nothing, over {last} requests** (seeds 0–{last - 1}, {size.nothing_sets} "
                      f"sets of {first}; the table above has the first set). With no condition every scene is a fresh "
-                     f"draw, and one set's precision moves by about a tenth from set to set, so the precision target "
+                     f"draw, and a set's precision moves from set to set (the fourth column), so the precision target "
                      f"(≥ 0.7) is read over all {last}. Recall depends on the size of the generated set, so it is given "
                      f"per set of {first}, as in the table. Per command: the share of the drawn drives of that "
                      "command inside the real manifold (how many were drawn)."]

@@ -37,14 +37,14 @@ class ReportSize:
     sampler_scenes: int
     reference_steps: int  # of the ancestral DDPM sampler the study compares with (1000 in the full mode)
     recon: int
-    rounds: int  # subsets for the confidence intervals
+    rounds: int  # subsets for the confidence intervals (their tails need a few hundred)
 
 
 SIZES = {
     "quick": ReportSize(reference=48, generated=12, nothing_sets=2, floor_sets=4, inpaint=4, long_scenes=2, long_frames=(64,), sampler_scenes=4,
-                        reference_steps=200, recon=8, rounds=20),
+                        reference_steps=200, recon=8, rounds=100),
     "full": ReportSize(reference=256, generated=64, nothing_sets=3, floor_sets=4, inpaint=16, long_scenes=8, long_frames=(64, 128), sampler_scenes=16,
-                       reference_steps=1000, recon=32, rounds=50),
+                       reference_steps=1000, recon=32, rounds=200),
 }
 
 
@@ -72,16 +72,16 @@ class FeatureSpace:
         result = {}
         for name, reference, other in (("volume", self.volume, volume), ("bird_eye", self.bird_eye, bird_eye)):
             result[f"{name}_fsd"] = distances.bootstrap(distances.frechet_distance, self._project(name, reference),
-                                                        self._project(name, other), rounds=self.rounds)
+                                                        self._project(name, other), rounds=self.rounds, within=(0.0, np.inf))
             result[f"{name}_ksd"] = distances.kernel_distance(reference, other)
             if name == "volume":
                 result.update(self._precision_recall(other))
         return result
 
     def _precision_recall(self, fake: np.ndarray) -> dict[str, object]:
-        """Precision and recall of 3D features, with intervals from 5 scenes on: the k-NN radii need
-        k + 1 = 4 scenes a set, and the interval's subsets are 4/5 of it."""
-        if len(fake) < 5:
+        """Precision and recall of 3D features, with intervals from 5 scenes a set on: the k-NN radii
+        need k + 1 = 4 scenes a set, and the interval's subsets are 4/5 of it."""
+        if min(len(self.volume), len(fake)) < 5:
             shares = distances.precision_recall(self.volume, fake) if len(fake) >= 4 else (np.nan, np.nan)
             return dict(zip(("precision", "recall"), shares))
         return {key: distances.bootstrap(lambda r, f, i=index: distances.precision_recall(r, f)[i], self.volume, fake,

@@ -61,17 +61,24 @@ def test_bootstrap_interval_holds_the_value(sets):
     assert "[" in str(estimate)
 
 
-def test_bootstrap_interval_is_as_wide_as_a_new_set_would_vary():
-    """The mean of 64 draws from N(0, 1): its 95 % interval is ±1.96/8 and holds the true 0 about 95 % of
-    the time, although the subsets behind it share most of their rows."""
+def test_bootstrap_interval_is_as_wide_as_new_sets_would_vary():
+    """The gap between the means of 64 and of 256 draws from N(0, 1): its 95 % interval is
+    ±1.96·√(1/64 + 1/256) and holds the true 0 about 95 % of the time, although the subsets behind it
+    share most of their rows (unscaled, it was half as wide and held 0 about 68 % of the time)."""
     rng = np.random.default_rng(3)
     widths, held = [], 0
     for trial in range(40):
-        fake = rng.normal(size=(64, 1))
-        estimate = bootstrap(lambda r, f: float(f.mean()), fake, fake, rounds=100, seed=trial, within=(-np.inf, np.inf))
+        real, fake = rng.normal(size=(256, 1)), rng.normal(size=(64, 1))
+        estimate = bootstrap(lambda r, f: float(f.mean() - r.mean()), real, fake, rounds=200, seed=trial)
         widths.append(estimate.high - estimate.low)
         held += estimate.low <= 0.0 <= estimate.high
-    assert np.mean(widths) == pytest.approx(2 * 1.96 / 8, rel=0.15) and held >= 33
+    assert np.mean(widths) == pytest.approx(2 * 1.96 * np.sqrt(1 / 64 + 1 / 256), rel=0.15) and held >= 33
+    assert estimate.low < 0  # a metric's range is unbounded unless given
+
+
+def test_no_interval_from_two_rows():
+    estimate = bootstrap(frechet_distance, np.eye(3), np.eye(3)[:2])
+    assert estimate.value >= 0 and np.isnan(estimate.low) and np.isnan(estimate.high)
 
 
 def test_bootstrap_interval_stays_in_the_metrics_range():
@@ -82,8 +89,10 @@ def test_bootstrap_interval_stays_in_the_metrics_range():
     fake = np.concatenate([real[:11] + 0.01, [[50.0, 50.0, 50.0]]])  # precision 11/12, 1 without the far one
     share = bootstrap(lambda r, f: precision_recall(r, f)[0], real, fake, rounds=20, within=(0.0, 1.0))
     assert share.low <= share.value <= share.high == 1.0
-    close = bootstrap(frechet_distance, rng.normal(size=(8, 3)), rng.normal(size=(8, 3)), rounds=20)
-    assert close.low == 0.0 < close.value  # a distance, ≥ 0, by default
+    real, other = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    assert bootstrap(frechet_distance, real, other, rounds=20).low < 0.0  # unclipped
+    close = bootstrap(frechet_distance, real, other, rounds=20, within=(0.0, np.inf))
+    assert close.low == 0.0 < close.value
 
 
 def test_inside_real_marks_each_fake_sample():

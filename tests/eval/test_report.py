@@ -1,6 +1,7 @@
 """The report end to end on a tiny grid, with a stand-in generator that returns procedural scenes."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,9 +10,9 @@ from core.config import FEATURE_PRESETS, VAE_PRESETS
 from core.data.procedural import generate_drive
 from core.eval import report as report_module, suite
 from core.eval.features import SceneFeatureNet
-from core.generation import with_command_path
+from core.generation import recipe_for, with_command_path
 from core.models.vae import HexPlaneVAE
-from core.types import OccupancySequence
+from core.types import Conditions, OccupancySequence
 
 VAE = HexPlaneVAE(VAE_PRESETS["tiny"])
 GRID = VAE.config.grid()
@@ -34,7 +35,7 @@ class ProceduralService:
             command = with_command_path(request, GRID.frames).conditions.command
         clips = generate_drive(request.sampler.seed + 7, grid=GRID, command=command, clips=request.frames // GRID.frames)
         labels = np.concatenate([clip.scene.labels for clip in clips])
-        recipe = {"conditions": {"command": None if command is None else command.name.lower()}}
+        recipe = recipe_for(replace(request, conditions=Conditions(command=command)), {}, drawn=request.conditions.empty())
         return OccupancySequence(labels, GRID.with_frames(request.frames), metadata={"source": "generated", "recipe": recipe})
 
     def inpaint(self, scene, mask, settings, *, frames=None, on_progress=None) -> OccupancySequence:
@@ -82,7 +83,7 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     for name in (report_module.UNCONDITIONAL, report_module.MODEL_ALONE):
         pooled = numbers["nothing"][name]
         assert pooled["requests"] == 10 and len(pooled["precision_per_set"]) == len(pooled["recall_per_set"]) == 2
-        assert pooled["precision_low"] <= pooled["precision"] <= pooled["precision_high"]
+        assert 0.0 <= pooled["precision_low"] <= pooled["precision_high"] <= 1.0
         assert pooled["precision_per_set"][0] == quality[name]["precision"]  # the table's set is the first one
         assert pooled["precision"] == pytest.approx(np.mean(pooled["precision_per_set"]))  # a mean of indicators
     drawn = numbers["nothing"][report_module.UNCONDITIONAL]["precision_per_command"]
