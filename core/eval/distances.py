@@ -113,7 +113,7 @@ class Estimate:
 def bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray, fake: np.ndarray, *,
               rounds: int = 50, level: float = 0.95, fraction: float = 0.8, seed: int = 0,
               within: tuple[float, float] = (-np.inf, np.inf)) -> Estimate:
-    """The metric on the full sets, with a percentile interval over `rounds` random subsets of both.
+    """The metric on the full sets, with an interval from the metric on `rounds` random subsets of both.
 
     Subsets are drawn without replacement (`fraction` of each set): resampling with replacement would
     put duplicates in the sets, which the k-NN radii and the unbiased kernel estimate cannot take.
