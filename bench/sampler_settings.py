@@ -12,11 +12,11 @@ timesteps ≤ it, the conditional prediction alone before). Prints per setting t
 car, command accuracy), vehicle debris (the share of vehicle blobs smaller than a car) and seconds per
 scene. `--layout-only` asks for the same clips' layouts alone (the report's "layout only" set),
 `--unconditional` for nothing (the report's unconditional set: the generator draws a command at the
-procedural city's frequencies and drives a typical path of it), and with `--model-alone` gives the model
-nothing (the report's "model alone" set), which the guide model steers when the checkpoints hold one
-(autoguidance, `core.pipeline`; guidance 1 is the DiT alone, so `--samplers dpm++:25:1 dpm++:25:4` sets
-the two side by side). `--vehicles` adds each clip's per-frame vehicle occupancy to
-its layout (the layout's optional second part). Last, the first setting's scene distance over each
+procedural city's frequencies and drives a typical path of it; the precision is then also printed per
+drawn command), and with `--model-alone` gives the model nothing (the report's "model alone" set), which
+the guide model steers when the checkpoints hold one (autoguidance, `core.pipeline`; guidance 1 is the
+DiT alone, so `--samplers dpm++:25:1 dpm++:25:4` sets the two side by side). `--vehicles` adds each
+clip's per-frame vehicle occupancy to its layout (the layout's optional second part). Last, the first setting's scene distance over each
 other's, with the report's paired interval over the requests (`FeatureSpace.fsd_ratio`): with
 `--samplers dpm++:25 ddpm:1000 --from-steps`, the default over the 1000-step reference (target ≤ 1.05).
 """
@@ -102,6 +102,9 @@ def main() -> None:
               f"{measured['bird_eye_fsd']:7.3f}  {measured['precision']:5.2f}  {measured['recall']:6.2f}  "
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
               f"{suite.temporal_summary(generated.scenes)['vehicle_debris']:6.2f}  {generated.seconds_per_scene:7.2f}", flush=True)
+        if args.unconditional and not args.model_alone:
+            print("          precision per drawn command: " + ", ".join(
+                f"{command} {found.mean():.2f} ({len(found)})" for command, found in space.inside_per_command(generated.scenes).items()))
     if len(settings) > 1:
         print(f"\nFSD (3D) of {suite.describe(settings[0])} over each other setting's, the same requests and seeds "
               "[95 % interval over the requests]:")

@@ -151,9 +151,7 @@ def _write_nothing(report: Report, space: suite.FeatureSpace, every: dict[str, s
         pooled = space.compare(scenes)["precision"]
         parts = [space.compare(scenes[k:k + size.generated]) for k in range(0, len(scenes), size.generated)]
         parts = [suite.plain(part) for part in parts]
-        inside = space.inside(scenes)
-        drawn = np.array([str(s.metadata.get("recipe", {}).get("conditions", {}).get("command")) for s in made.scenes])
-        by_command = {c: inside[drawn == c] for c in sorted(set(drawn) - {"None"})}
+        by_command = space.inside_per_command(made.scenes)
         rows.append([name, len(scenes), pooled, " / ".join(f"{p['precision']:.2f}" for p in parts),
                      " / ".join(f"{p['recall']:.2f}" for p in parts),
                      ", ".join(f"{c} {found.mean():.2f} ({len(found)})" for c, found in by_command.items()) or "–"])

@@ -93,6 +93,13 @@ class FeatureSpace:
         volume, _ = extract_features(self.network, scenes)
         return distances.inside_real(self.volume, volume)
 
+    def inside_per_command(self, scenes: list[OccupancySequence]) -> dict[str, np.ndarray]:
+        """`inside` of the scenes grouped by the command of their recipe (a drawn drive's drawn command);
+        scenes without one are left out."""
+        inside = self.inside([scene.labels for scene in scenes])
+        drawn = np.array([str(scene.metadata.get("recipe", {}).get("conditions", {}).get("command")) for scene in scenes])
+        return {command: inside[drawn == command] for command in sorted(set(drawn) - {"None"})}
+
     def fsd_ratio(self, numerator: list[np.ndarray], denominator: list[np.ndarray]) -> distances.Estimate:
         """FSD (3D) of `numerator` over that of `denominator`, two sets made for the same requests and
         seeds in the same order, with the paired interval of `distances.bootstrap_ratio`."""

@@ -8,7 +8,8 @@ guidance needs. (Independent drops alone train "everything absent" almost never:
 unconditional branch was then an untrained input.) Latents are normalised per channel with the cache's
 statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout
 (optionally weighted: `--min-snr GAMMA` per timestep, `--vehicle-weight W` on the rollout cells that
-see a vehicle of the clip, where generated cars break up), AdamW, EMA of the weights (the shipped
+see a vehicle of the clip, where generated cars break up), clips of some commands seen more often than
+others (`--command-weights left=2.5`: each left turn 2.5 times per pass over the cache), AdamW, EMA of the weights (the shipped
 weights), reduced precision on CUDA (checked against float32 first; `core.train.common.autocast_dtype`
 says why not on the CPU), resumable training state, DDP under torchrun like the VAE.
 
@@ -47,7 +48,7 @@ from core.train.common import (
     AMP_HELP, checked_autocast, init_distributed, learning_rate, parse_overrides, pick_device, precision_name, save_state_file,
 )
 from core.cli import run_cli
-from core.types import InputError
+from core.types import Command, InputError
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,34 @@ class DiTSettings:
     seed: int
     min_snr: float | None = None  # min-SNR-γ loss weighting; None: every timestep alike
     vehicle_weight: float = 1.0  # loss weight of the rollout cells that see a vehicle
+    command_weights: tuple[tuple[Command, float], ...] = ()  # clips of these commands this many times per pass
+
+
+def clip_order(commands: np.ndarray, weights: tuple[tuple[Command, float], ...], seed: int) -> np.ndarray:
+    """One pass over the cache in a shuffled order, each clip as often as its command's weight (1 unless
+    given): ⌊w⌋ times, and once more for a share w − ⌊w⌋ of the clips, picked by `seed`. Without weights,
+    the order of earlier runs."""
+    per_clip = np.ones(len(commands))
+    for command, weight in weights:
+        per_clip[commands == int(command)] = weight
+    extra = np.random.default_rng([seed, 1]).random(len(commands)) < per_clip % 1
+    clips = np.repeat(np.arange(len(commands)), np.floor(per_clip).astype(np.int64) + extra)
+    return np.random.default_rng(seed).permutation(clips)
+
+
+def parse_command_weights(items: list[str]) -> tuple[tuple[Command, float], ...]:
+    """['left=2.5', 'right=2'] → ((LEFT, 2.5), (RIGHT, 2.0)); a clear error for anything else."""
+    weights = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise InputError(f"--command-weights expects command=weight, e.g. left=2.5, got {item!r}") from None
+        if not weight > 0:
+            raise InputError(f"--command-weights: the weight of {name!r} must be > 0, got {value}")
+        weights[Command.parse(name)] = weight
+    return tuple(weights.items())
 
 
 def config_for_cache(cache: LatentCache, preset: str, overrides: dict, *, trained: DiTConfig | None = None) -> DiTConfig:
@@ -136,7 +165,7 @@ class DiTTrainer:
         self.mean = torch.tensor(config.latent_mean).view(1, -1, 1, 1)
         self.std = torch.tensor(config.latent_std).view(1, -1, 1, 1)
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 7 + rank)
-        self.order = np.random.default_rng(settings.seed).permutation(len(cache))
+        self.order = clip_order(cache.commands, settings.command_weights, settings.seed)
         self.step, self.elapsed, self.rewarm_from = 0, 0.0, None
         self.amp: torch.dtype | None = None  # set by choose_precision once the weights are in place
         self.wrapped = self.model
@@ -344,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="weight each timestep's loss by min(SNR, GAMMA) / SNR (min-SNR-γ; e.g. 1 or 5)")
     parser.add_argument("--vehicle-weight", type=float, default=1.0, metavar="W",
                         help="loss weight of the rollout cells that see a vehicle of the clip (1: no extra weight)")
+    parser.add_argument("--command-weights", nargs="+", default=[], metavar="COMMAND=W",
+                        help="see the clips of a command W times per pass over the cache (1 unless given), "
+                             "e.g. left=2.5 right=2")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--resume-compact", metavar="FILE", help="continue from a compact.safetensors (fresh optimiser)")
     parser.add_argument("--forget-token-conditions", action="store_true",
@@ -360,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.vehicle_weight > 0:
             raise InputError(f"--vehicle-weight must be > 0, got {args.vehicle_weight}")
         settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
-                               args.save_every, args.amp, args.stop_after, args.seed, args.min_snr, args.vehicle_weight)
+                               args.save_every, args.amp, args.stop_after, args.seed, args.min_snr, args.vehicle_weight,
+                               parse_command_weights(args.command_weights))
         settings.out.mkdir(parents=True, exist_ok=True)
         init_distributed(world)
         trainer = DiTTrainer(config, cache, settings, rank=rank, world=world)

@@ -199,3 +199,21 @@ def test_reduced_precision_is_checked_through_every_condition_path(cache, tmp_pa
     assert not (tmp_path / "train_state.pt").exists()
     assert main([*args, "--amp", "off"]) == 0  # float32 needs no check
     assert json.loads((tmp_path / "ema" / "config.json").read_text())["notes"]["precision"] == "float32"
+
+
+def test_command_weights_repeat_the_clips_of_a_command(cache, tmp_path, capsys):
+    from core.train.train_dit import clip_order, parse_command_weights
+    from core.types import Command
+
+    commands = np.array([0, 1, 2, 3] * 250)
+    plain = clip_order(commands, (), 0)
+    assert np.array_equal(plain, np.random.default_rng(0).permutation(1000))  # earlier runs' order
+    weighted = clip_order(commands, parse_command_weights(["left=2.5", "RIGHT=2"]), 0)
+    seen = np.bincount(commands[weighted], minlength=4)
+    assert seen[0] == seen[1] == 250 and seen[3] == 500 and abs(seen[2] - 625) < 40
+    assert np.bincount(weighted, minlength=1000)[commands == 3].tolist() == [2] * 250  # every right turn twice
+    assert np.array_equal(weighted, clip_order(commands, parse_command_weights(["left=2.5", "right=2"]), 0))
+    assert main(["--cache", str(cache), "--out", str(tmp_path), "--steps", "3", "--command-weights", "left=3", *TINY]) == 0
+    for item, message in (("left", "expects command=weight"), ("left=0", "must be > 0"), ("uphill=2", "unknown command")):
+        assert main(["--cache", str(cache), "--out", str(tmp_path), "--command-weights", item, *TINY]) == 2
+        assert message in capsys.readouterr().err
