@@ -2,7 +2,7 @@
 
     python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25 dpm++:25:2]
                                      [--from-steps 700 500 300] [--layout-only | --unconditional [--model-alone]]
-                                     [--vehicles]
+                                     [--vehicles] [--keep DIR]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at every step, at the
@@ -16,9 +16,12 @@ procedural city's frequencies and drives a typical path of it; the precision is 
 drawn command), and with `--model-alone` gives the model nothing (the report's "model alone" set), which
 the guide model steers when the checkpoints hold one (autoguidance, `core.pipeline`; guidance 1 is the
 DiT alone, so `--samplers dpm++:25:1 dpm++:25:4` sets the two side by side). `--vehicles` adds each
-clip's per-frame vehicle occupancy to its layout (the layout's optional second part). Last, the first setting's scene distance over each
-other's, with the report's paired interval over the requests (`FeatureSpace.fsd_ratio`): with
-`--samplers dpm++:25 ddpm:1000 --from-steps`, the default over the 1000-step reference (target ≤ 1.05).
+clip's per-frame vehicle occupancy to its layout (the layout's optional second part). Last, the first
+setting's scene distance over each other's, with the report's paired interval over the requests
+(`FeatureSpace.fsd_ratio`): with `--samplers dpm++:25 ddpm:1000 --from-steps`, the default over the
+1000-step reference (target ≤ 1.05). That reference takes about two minutes a scene on 2 cores: `--keep
+DIR` keeps every generated scene in DIR and reads back those already there, so a run stopped midway (a
+session's end) goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.api import DEFAULT_CHECKPOINTS, SceneGenerator  # noqa: E402
 from core.checkpoint import load_bundle  # noqa: E402
 from core.eval import suite  # noqa: E402
+from core.eval.kept import KeptScenes  # noqa: E402
 from core.types import SamplerSettings  # noqa: E402
 
 
@@ -63,12 +67,16 @@ def main() -> None:
     parser.add_argument("--model-alone", action="store_true",
                         help="with --unconditional: the model's unconditional prediction, not a drawn drive")
     parser.add_argument("--vehicles", action="store_true", help="the layout with the clip's vehicle occupancy per frame")
+    parser.add_argument("--keep", metavar="DIR", help="keep the generated scenes in DIR and read back those already "
+                        "there: a stopped run resumes (core.eval.kept)")
     args = parser.parse_args()
     if args.model_alone and not args.unconditional:
         parser.error("--model-alone goes with --unconditional (a request with nothing)")
     if args.vehicles and args.unconditional:
         parser.error("--vehicles is part of the layout: it cannot go with --unconditional")
     service = SceneGenerator(checkpoints=args.checkpoints)
+    if args.keep:
+        service = KeptScenes(service, args.keep)
     grid = service.scene_grid()
     network = load_bundle(Path(args.checkpoints) / "scene_features", kind="scene-features")
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, args.reference)],

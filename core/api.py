@@ -91,7 +91,7 @@ class SceneGenerator:
         asked, request = request, with_command_path(request, pipeline.vae.config.frames)
         scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
         drawn = asked.conditions.empty() and not request.conditions.empty()
-        scene.metadata["recipe"] = recipe_for(request, self._hashes_for(request), drawn=drawn)
+        scene.metadata["recipe"] = recipe_for(request, self.hashes_for(request), drawn=drawn)
         return scene
 
     def generate_from_recipe(self, recipe: dict, on_progress: ProgressCallback | None = None) -> OccupancySequence:
@@ -99,15 +99,16 @@ class SceneGenerator:
 
         pipeline = self._load()
         request = request_from_recipe(recipe, pipeline.vae.config.grid())
-        stored, current = recipe.get("checkpoints", {}), self._hashes_for(request)
+        stored, current = recipe.get("checkpoints", {}), self.hashes_for(request)
         if stored and stored != current:
             raise InputError(f"the recipe was made with other checkpoints ({stored}); these are {current}")
         return self.generate(request, on_progress)
 
-    def _hashes_for(self, request: GenerationRequest) -> dict[str, str]:
+    def hashes_for(self, request: GenerationRequest) -> dict[str, str]:
         """The hashes of the bundles a request's scene depends on: the guide steers only requests
         that reach the model without conditions (a request with nothing draws a drive first, unless
         its `command_path` is off)."""
+        self._load()
         return {name: digest for name, digest in self._hashes.items() if name != GUIDE or request.conditions.empty()}
 
     def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,

@@ -2,7 +2,7 @@
 
     python -m core.eval recon [--vae DIR] [--data procedural|PATH] [--n N] [--convention anchored|ego]
     python -m core.eval recon-video --out input_vs_recon.mp4 [--vae DIR] [--index I] [--camera bev]
-    python -m core.eval report --out report/ [--quick] [--checkpoints DIR] [--sampler-scenes N]
+    python -m core.eval report --out report/ [--quick] [--checkpoints DIR] [--sampler-scenes N] [--keep DIR]
     python -m core.eval samples --out assets/samples [--checkpoints DIR]
 
 `recon` encodes and decodes held-out clips (procedural test seeds by default, or the held-out windows
@@ -10,7 +10,9 @@ of a CarlaSC / Occ3D folder) with a VAE bundle (the shipped one by default) and 
 IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`. `recon-video`
 renders one held-out clip and its reconstruction side by side. `report` measures the shipped models
 (sample quality, condition adherence, inpainting, long scenes, temporal consistency, the sampler
-study) and writes `OUT/README.md` with its plots (core.eval.report).
+study) and writes `OUT/README.md` with its plots (core.eval.report); with `--keep DIR` it keeps every
+generated scene in DIR and reads back those already there, so a report stopped midway resumes
+(core.eval.kept).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def recon_video(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from core.api import SceneGenerator
+    from core.eval.kept import KeptScenes
     from core.eval.report import build_report
 
     if args.sampler_scenes is not None and args.sampler_scenes < 4:
@@ -76,8 +79,9 @@ def report(args: argparse.Namespace) -> int:
     checkpoints = Path(args.checkpoints)
     vae = load_bundle(checkpoints / "vae_cpu", kind="hexplane-vae")
     network = load_bundle(checkpoints / "scene_features", kind="scene-features")
-    path = build_report(SceneGenerator(checkpoints=checkpoints), vae, network, Path(args.out), quick=args.quick,
-                        sampler_scenes=args.sampler_scenes)
+    service = SceneGenerator(checkpoints=checkpoints)
+    path = build_report(service if args.keep is None else KeptScenes(service, args.keep), vae, network, Path(args.out),
+                        quick=args.quick, sampler_scenes=args.sampler_scenes)
     print(f"wrote {path}")
     return 0
 
@@ -111,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     full.add_argument("--quick", action="store_true", help="small sets: a few minutes on 2 cores")
     full.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS), help="folder with vae_cpu, dit_cpu, scene_features (and optionally dit_guide_cpu)")
     full.add_argument("--sampler-scenes", type=int, help="requests of the sampler study (default: 16 full, 4 quick; "
-                      "DDPM-1000 takes about a minute each)")
+                      "DDPM-1000 takes about two minutes each)")
+    full.add_argument("--keep", metavar="DIR", help="keep the generated scenes in DIR and read back those already there, "
+                      "so a stopped report resumes (core.eval.kept)")
     shown = commands.add_parser("samples", help="one video per kind of request (core.eval.samples)")
     shown.add_argument("--out", default="assets/samples", help="output folder")
     shown.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINTS))

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.data.procedural import ProceduralClip, generate_clip, split_seed
-from core.eval import adherence, distances, temporal
+from core.eval import adherence, distances, kept, temporal
 from core.eval.features import SceneFeatureNet, extract_features
 from core.types import Conditions, GenerationRequest, GridSpec, Layout, OccupancySequence, SamplerSettings, SceneService
 
@@ -149,13 +149,16 @@ def describe(settings: SamplerSettings) -> str:
 def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int,
                  command_path: bool = True) -> GeneratedSet:
     """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed` (`command_path`: see
-    `GenerationRequest`)."""
-    scenes, started = [], time.perf_counter()
+    `GenerationRequest`). The seconds per scene are those of generation: for a scene read back from a
+    `KeptScenes` folder, the seconds it took when it was made."""
+    scenes, seconds = [], []
     label = f"{describe(settings)}, {frames} frames"
     for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
         sampler = replace(settings, seed=settings.seed + index)
+        started = time.perf_counter()
         scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path=command_path)))
-    return GeneratedSet(scenes, (time.perf_counter() - started) / max(len(conditions), 1))
+        seconds.append(scenes[-1].metadata.get(kept.SECONDS, time.perf_counter() - started))
+    return GeneratedSet(scenes, float(np.mean(seconds)) if seconds else 0.0)
 
 
 def adherence_summary(scenes: list[OccupancySequence], clips: list[ProceduralClip], *, layout: bool, trajectory: bool,
