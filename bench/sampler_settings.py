@@ -111,8 +111,7 @@ def main() -> None:
               f"{followed['layout_iou']:6.3f}  {followed['final_error_m']:7.2f}  {followed['command_accuracy']:7.2f}  "
               f"{suite.temporal_summary(generated.scenes)['vehicle_debris']:6.2f}  {generated.seconds_per_scene:7.2f}", flush=True)
         if args.unconditional and not args.model_alone:
-            print("          precision per drawn command: " + ", ".join(
-                f"{command} {found.mean():.2f} ({len(found)})" for command, found in space.inside_per_command(generated.scenes).items()))
+            print(f"          precision per drawn command: {suite.per_command_text(space.inside_per_command(generated.scenes))}")
     if len(settings) > 1:
         print(f"\nFSD (3D) of {suite.describe(settings[0])} over each other setting's, the same requests and seeds "
               "[95 % interval over the requests]:")

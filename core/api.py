@@ -109,7 +109,13 @@ class SceneGenerator:
         that reach the model without conditions (a request with nothing draws a drive first, unless
         its `command_path` is off)."""
         self._load()
-        return {name: digest for name, digest in self._hashes.items() if name != GUIDE or request.conditions.empty()}
+        steered = request.conditions.empty() and not request.command_path
+        return {name: digest for name, digest in self._hashes.items() if name != GUIDE or steered}
+
+    @property
+    def device(self) -> str:
+        """Where the models run; the sampling noise is drawn there, so a scene depends on it."""
+        return str(self._load().device)
 
     def extend(self, scene: OccupancySequence, settings: SamplerSettings, *, trajectory: Trajectory | None = None,
                on_progress: ProgressCallback | None = None) -> OccupancySequence:

@@ -153,8 +153,7 @@ def _write_nothing(report: Report, space: suite.FeatureSpace, every: dict[str, s
         parts = [suite.plain(part) for part in parts]
         by_command = space.inside_per_command(made.scenes)
         rows.append([name, len(scenes), pooled, " / ".join(f"{p['precision']:.2f}" for p in parts),
-                     " / ".join(f"{p['recall']:.2f}" for p in parts),
-                     ", ".join(f"{c} {found.mean():.2f} ({len(found)})" for c, found in by_command.items()) or "–"])
+                     " / ".join(f"{p['recall']:.2f}" for p in parts), suite.per_command_text(by_command) or "–"])
         numbers[name] = {"requests": len(scenes), "precision": pooled.value, "precision_low": pooled.low,
                          "precision_high": pooled.high, "precision_per_set": [p["precision"] for p in parts],
                          "recall_per_set": [p["recall"] for p in parts],
@@ -335,7 +334,9 @@ def build_report(service: SceneService, vae, network, out: Path, *, quick: bool,
         print(f"[{index}/{len(stages)}] {name} ({(time.perf_counter() - started) / 60:.1f} min so far)", flush=True)
         stage()
     report.section("Samples", "Frame 0 and frame 15 of the first scenes of each set (chase camera).", "![samples](samples.png)")
-    report.lines.append(f"\n_Measured in {(time.perf_counter() - started) / 60:.1f} min._")
+    reused = getattr(service, "read_back", 0)  # core.eval.kept
+    report.lines.append(f"\n_Measured in {(time.perf_counter() - started) / 60:.1f} min"
+                        + (f", {reused} generated scenes read back from the kept folder (core.eval.kept), not generated again" if reused else "") + "._")
     (out / "README.md").write_text("\n".join(report.lines) + "\n")
     (out / "report.json").write_text(json.dumps(report.numbers, indent=1, default=float))
     return out / "README.md"

@@ -17,11 +17,13 @@ import numpy as np
 from tqdm import tqdm
 
 from core.data.procedural import ProceduralClip, generate_clip, split_seed
-from core.eval import adherence, distances, kept, temporal
+from core.eval import adherence, distances, temporal
 from core.eval.features import SceneFeatureNet, extract_features
 from core.types import Conditions, GenerationRequest, GridSpec, Layout, OccupancySequence, SamplerSettings, SceneService
 
 PCA_DIMS = 16
+GENERATION_SECONDS = "generation_seconds"
+"""Metadata key of the seconds a kept scene's generation took (core.eval.kept)."""
 REFERENCE, FLOOR, CONDITIONS, INPAINT = 100_000, 200_000, 300_000, 400_000  # test-seed offsets of the sets
 
 
@@ -150,15 +152,21 @@ def generate_set(service: SceneService, conditions: list[Conditions], settings: 
                  command_path: bool = True) -> GeneratedSet:
     """One scene per conditions, seeds 0, 1, 2, ... on top of `settings.seed` (`command_path`: see
     `GenerationRequest`). The seconds per scene are those of generation: for a scene read back from a
-    `KeptScenes` folder, the seconds it took when it was made."""
+    `core.eval.kept` folder, the seconds it took when it was made."""
     scenes, seconds = [], []
     label = f"{describe(settings)}, {frames} frames"
     for index, wanted in enumerate(tqdm(conditions, desc=label, leave=False)):
         sampler = replace(settings, seed=settings.seed + index)
         started = time.perf_counter()
         scenes.append(service.generate(GenerationRequest(wanted, sampler, frames, command_path=command_path)))
-        seconds.append(scenes[-1].metadata.get(kept.SECONDS, time.perf_counter() - started))
+        seconds.append(scenes[-1].metadata.get(GENERATION_SECONDS, time.perf_counter() - started))
     return GeneratedSet(scenes, float(np.mean(seconds)) if seconds else 0.0)
+
+
+def per_command_text(by_command: dict[str, np.ndarray]) -> str:
+    """`FeatureSpace.inside_per_command` as the report and the bench print it: 'forward 0.85 (66), left
+    0.57 (60), ...' (the share inside the real manifold, how many scenes)."""
+    return ", ".join(f"{command} {found.mean():.2f} ({len(found)})" for command, found in by_command.items())
 
 
 def adherence_summary(scenes: list[OccupancySequence], clips: list[ProceduralClip], *, layout: bool, trajectory: bool,

@@ -9,7 +9,8 @@ unconditional branch was then an untrained input.) Latents are normalised per ch
 statistics (stored in the model's config). ε-prediction MSE on the non-padding cells of the rollout
 (optionally weighted: `--min-snr GAMMA` per timestep, `--vehicle-weight W` on the rollout cells that
 see a vehicle of the clip, where generated cars break up), clips of some commands seen more often than
-others (`--command-weights left=2.5`: each left turn 2.5 times per pass over the cache), AdamW, EMA of the weights (the shipped
+others (`--command-weights left=2.5`: the left turns 2.5 times per pass over the cache, on average),
+AdamW, EMA of the weights (the shipped
 weights), reduced precision on CUDA (checked against float32 first; `core.train.common.autocast_dtype`
 says why not on the CPU), resumable training state, DDP under torchrun like the VAE.
 
@@ -70,14 +71,26 @@ class DiTSettings:
 
 def clip_order(commands: np.ndarray, weights: tuple[tuple[Command, float], ...], seed: int) -> np.ndarray:
     """One pass over the cache in a shuffled order, each clip as often as its command's weight (1 unless
-    given): ⌊w⌋ times, and once more for a share w − ⌊w⌋ of the clips, picked by `seed`. Without weights,
-    the order of earlier runs."""
+    given): ⌊w⌋ times, and once more for a share w − ⌊w⌋ of them, picked by `seed` (the same ones every
+    pass). Without weights, the order of earlier runs."""
     per_clip = np.ones(len(commands))
     for command, weight in weights:
         per_clip[commands == int(command)] = weight
     extra = np.random.default_rng([seed, 1]).random(len(commands)) < per_clip % 1
     clips = np.repeat(np.arange(len(commands)), np.floor(per_clip).astype(np.int64) + extra)
+    if not len(clips):
+        raise InputError(f"--command-weights {describe_weights(weights)} leave none of the cache's "
+                         f"{len(commands)} clips")
     return np.random.default_rng(seed).permutation(clips)
+
+
+def describe_weights(weights: tuple[tuple[Command, float], ...]) -> str:
+    """((LEFT, 2.5),) → 'left=2.5', as given on the command line."""
+    return " ".join(f"{command.name.lower()}={weight:g}" for command, weight in weights)
+
+
+MAX_COMMAND_WEIGHT = 100.0
+"""More would make one pass over the cache mostly copies of the same clips."""
 
 
 def parse_command_weights(items: list[str]) -> tuple[tuple[Command, float], ...]:
@@ -89,9 +102,16 @@ def parse_command_weights(items: list[str]) -> tuple[tuple[Command, float], ...]
             weight = float(value)
         except ValueError:
             raise InputError(f"--command-weights expects command=weight, e.g. left=2.5, got {item!r}") from None
-        if not weight > 0:
-            raise InputError(f"--command-weights: the weight of {name!r} must be > 0, got {value}")
-        weights[Command.parse(name)] = weight
+        if not 0 < weight <= MAX_COMMAND_WEIGHT:
+            raise InputError(f"--command-weights: the weight of {name!r} must be in (0, {MAX_COMMAND_WEIGHT:g}], "
+                             f"got {value}")
+        try:
+            command = Command.parse(name)
+        except InputError as error:
+            raise InputError(f"--command-weights: {error}") from None
+        if command in weights:
+            raise InputError(f"--command-weights: {command.name.lower()} is given twice")
+        weights[command] = weight
     return tuple(weights.items())
 
 
@@ -242,10 +262,13 @@ class DiTTrainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
             "step": self.step, "elapsed": self.elapsed, "generator": self.generator.get_state(),
             "config": json.dumps(config_to_dict(self.config)),
+            "command_weights": describe_weights(self.settings.command_weights),
         }, self.state_path)
         notes = {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "cache": str(self.cache.folder),
                  "vae_hash": self.cache.meta["vae_hash"], "precision": precision_name(self.amp),
-                 "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]])}
+                 "command": " ".join(["python -m core.train.train_dit", *sys.argv[1:]]),
+                 **({"command_weights": describe_weights(self.settings.command_weights)}
+                    if self.settings.command_weights else {})}
         save_bundle(self.ema, self.settings.out / "ema", kind="hexplane-dit", notes=notes)
         self.save_compact(self.settings.out / "compact.safetensors")
 
@@ -279,6 +302,10 @@ class DiTTrainer:
         state = torch.load(self.state_path, map_location=self.device, weights_only=True)
         if not same_setup(config_from_dict(DiTConfig, json.loads(state["config"])), self.config):
             raise InputError(f"{self.state_path}: was trained with a different config or cache")
+        trained, asked = state.get("command_weights"), describe_weights(self.settings.command_weights)
+        if trained is not None and trained != asked:  # another order of the clips: not the run it continues
+            raise InputError(f"{self.state_path}: was trained with --command-weights {trained or '(none)'}, "
+                             f"not {asked or '(none)'}")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])

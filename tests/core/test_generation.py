@@ -188,6 +188,19 @@ def test_a_guide_steers_requests_without_conditions_only(service, guided):
     plain, steered = service.generate(request()), guided.generate(request())  # by default a drawn drive:
     assert np.array_equal(plain.labels, steered.labels)  # guided classifier-free, the guide is not used
     assert set(steered.metadata["recipe"]["checkpoints"]) == {"vae", "dit"}
+    assert set(guided.hashes_for(request())) == {"vae", "dit"}  # as asked, before the drive is drawn
+    assert set(guided.hashes_for(alone)) == {"vae", "dit", "dit_guide"}
+
+
+def test_kept_scenes_are_the_scenes_the_generator_makes(service, tmp_path):
+    from core.eval.kept import KeptScenes
+
+    fresh = KeptScenes(SceneGenerator(checkpoints=service._checkpoints), tmp_path)  # nothing loaded yet
+    asked = request(command=Command.RIGHT)
+    made = fresh.generate(asked)
+    again = KeptScenes(SceneGenerator(checkpoints=service._checkpoints), tmp_path)
+    assert np.array_equal(again.generate(asked).labels, service.generate(asked).labels) and again.read_back == 1
+    assert again.generate(asked).metadata["recipe"] == made.metadata["recipe"] == service.generate(asked).metadata["recipe"]
 
 
 def test_a_request_with_nothing_draws_a_drive_at_the_citys_frequencies(service):

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from core.eval import suite
-from core.eval.kept import SECONDS, KeptScenes
+from core.eval.kept import KeptScenes
+from core.eval.suite import GENERATION_SECONDS
 from core.generation import recipe_for
-from core.types import Command, Conditions, GenerationRequest, GridSpec, OccupancySequence, SamplerSettings
+from core.types import (
+    Command, Conditions, GenerationRequest, GridSpec, Layout, OccupancySequence, SamplerSettings, Trajectory,
+)
 
 GRID = GridSpec(2, (8, 8, 4), (0.8, 0.8, 0.375), (-3.2, -3.2, -1.0))
 
@@ -16,8 +19,8 @@ GRID = GridSpec(2, (8, 8, 4), (0.8, 0.8, 0.375), (-3.2, -3.2, -1.0))
 class CountingService:
     """Scenes drawn from the request's seed, a little slowly; counts what it generates; fails on request."""
 
-    def __init__(self, hashes=None, fail_at=None):
-        self.hashes, self.fail_at, self.made = hashes or {"dit": "d1", "vae": "v1"}, fail_at, []
+    def __init__(self, hashes=None, fail_at=None, device="cpu"):
+        self.hashes, self.fail_at, self.device, self.made = hashes or {"dit": "d1", "vae": "v1"}, fail_at, device, []
 
     def hashes_for(self, request):
         return self.hashes
@@ -34,25 +37,32 @@ class CountingService:
         return GRID
 
 
-def request(seed=0, **options):
-    return GenerationRequest(Conditions(command=Command.LEFT), SamplerSettings(seed=seed), frames=2, **options)
+def request(seed=0, frames=2, **options):
+    return GenerationRequest(Conditions(command=Command.LEFT), SamplerSettings(seed=seed), frames=frames, **options)
 
 
 def test_a_request_asked_again_is_read_back(tmp_path):
     service = CountingService()
     kept = KeptScenes(service, tmp_path)
     first = kept.generate(request(3))
-    again = KeptScenes(CountingService(), tmp_path).generate(request(3))  # a later run
-    assert service.made == [3] and np.array_equal(first.labels, again.labels)
-    assert again.metadata["recipe"] == first.metadata["recipe"] and again.metadata[SECONDS] >= 0.05
+    later = CountingService()
+    again = KeptScenes(later, tmp_path).generate(request(3))  # a later run
+    assert service.made == [3] and later.made == [] and np.array_equal(first.labels, again.labels)
+    assert kept.generate(request(3)).labels.tolist() == first.labels.tolist() and service.made == [3]
+    assert kept.read_back == 1
+    assert again.metadata["recipe"] == first.metadata["recipe"] and again.metadata[GENERATION_SECONDS] >= 0.05
     assert kept.scene_grid() is GRID  # everything else is the service's
 
 
 @pytest.mark.parametrize("other", [
     request(4),  # another seed
-    request(3, command_path=False),  # nothing asked: the model alone, not a drawn drive
+    request(3, command_path=False),  # the command alone, not driven along a typical path
+    request(3, frames=4),
     GenerationRequest(Conditions(command=Command.RIGHT), SamplerSettings(seed=3), frames=2),
     GenerationRequest(Conditions(command=Command.LEFT), SamplerSettings(sampler="ddpm", steps=1000, seed=3), frames=2),
+    GenerationRequest(Conditions(command=Command.LEFT), SamplerSettings(seed=3, guidance_from=500), frames=2),
+    GenerationRequest(Conditions(Command.LEFT, trajectory=Trajectory(np.zeros((2, 3)))), SamplerSettings(seed=3), 2),
+    GenerationRequest(Conditions(Command.LEFT, layout=Layout(np.zeros((8, 8), np.uint8))), SamplerSettings(seed=3), 2),
 ])
 def test_anything_the_scene_depends_on_makes_another_scene(tmp_path, other):
     service = CountingService()
@@ -61,11 +71,11 @@ def test_anything_the_scene_depends_on_makes_another_scene(tmp_path, other):
     assert len(service.made) == 2
 
 
-def test_other_checkpoints_make_another_scene(tmp_path):
+@pytest.mark.parametrize("other", [CountingService(hashes={"dit": "d2", "vae": "v1"}), CountingService(device="cuda:0")])
+def test_other_checkpoints_or_another_device_make_another_scene(tmp_path, other):
     KeptScenes(CountingService(), tmp_path).generate(request(3))
-    retrained = CountingService(hashes={"dit": "d2", "vae": "v1"})
-    KeptScenes(retrained, tmp_path).generate(request(3))
-    assert retrained.made == [3]
+    KeptScenes(other, tmp_path).generate(request(3))
+    assert other.made == [3]
 
 
 def test_a_stopped_set_resumes_with_the_time_generation_took(tmp_path):

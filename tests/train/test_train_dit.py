@@ -202,8 +202,9 @@ def test_reduced_precision_is_checked_through_every_condition_path(cache, tmp_pa
 
 
 def test_command_weights_repeat_the_clips_of_a_command(cache, tmp_path, capsys):
+    from core.checkpoint import read_bundle_meta
     from core.train.train_dit import clip_order, parse_command_weights
-    from core.types import Command
+    from core.types import InputError
 
     commands = np.array([0, 1, 2, 3] * 250)
     plain = clip_order(commands, (), 0)
@@ -213,7 +214,16 @@ def test_command_weights_repeat_the_clips_of_a_command(cache, tmp_path, capsys):
     assert seen[0] == seen[1] == 250 and seen[3] == 500 and abs(seen[2] - 625) < 40
     assert np.bincount(weighted, minlength=1000)[commands == 3].tolist() == [2] * 250  # every right turn twice
     assert np.array_equal(weighted, clip_order(commands, parse_command_weights(["left=2.5", "right=2"]), 0))
-    assert main(["--cache", str(cache), "--out", str(tmp_path), "--steps", "3", "--command-weights", "left=3", *TINY]) == 0
-    for item, message in (("left", "expects command=weight"), ("left=0", "must be > 0"), ("uphill=2", "unknown command")):
-        assert main(["--cache", str(cache), "--out", str(tmp_path), "--command-weights", item, *TINY]) == 2
+    run = ["--cache", str(cache), "--out", str(tmp_path / "run"), "--steps", "4", *TINY]
+    assert main([*run, "--stop-after", "2", "--command-weights", "left=3"]) == 0
+    assert read_bundle_meta(tmp_path / "run" / "ema")["notes"]["command_weights"] == "left=3"
+    assert main([*run, "--resume", "--command-weights", "left=2"]) == 2  # another order: not the same run
+    assert "was trained with --command-weights left=3, not left=2" in capsys.readouterr().err
+    assert main([*run, "--resume", "--command-weights", "left=3"]) == 0
+    for items, message in ((["left"], "expects command=weight"), (["left=0"], "must be in (0, 100]"),
+                           (["left=inf"], "must be in (0, 100]"), (["uphill=2"], "--command-weights: unknown command"),
+                           (["left=2", "LEFT=3"], "left is given twice")):
+        assert main([*run, "--command-weights", *items]) == 2
         assert message in capsys.readouterr().err
+    with pytest.raises(InputError, match="leave none of the cache's 4 clips"):
+        clip_order(np.array([2, 2, 2, 2]), parse_command_weights(["left=0.0001"]), 0)
