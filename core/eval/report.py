@@ -335,8 +335,8 @@ def build_report(service: SceneService, vae, network, out: Path, *, quick: bool,
         stage()
     report.section("Samples", "Frame 0 and frame 15 of the first scenes of each set (chase camera).", "![samples](samples.png)")
     reused = getattr(service, "read_back", 0)  # core.eval.kept
-    report.lines.append(f"\n_Measured in {(time.perf_counter() - started) / 60:.1f} min"
-                        + (f", {reused} generated scenes read back from the kept folder (core.eval.kept), not generated again" if reused else "") + "._")
+    kept = f", {reused} generated scenes read back from the kept folder (core.eval.kept)" if reused else ""
+    report.lines.append(f"\n_Measured in {(time.perf_counter() - started) / 60:.1f} min{kept}._")
     (out / "README.md").write_text("\n".join(report.lines) + "\n")
     (out / "report.json").write_text(json.dumps(report.numbers, indent=1, default=float))
     return out / "README.md"
