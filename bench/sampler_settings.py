@@ -1,8 +1,8 @@
 """Sampler settings side by side in one run: samplers and step counts, and where guidance starts.
 
-    python bench/sampler_settings.py [--requests 16] [--reference 256] [--samplers dpm++:25 dpm++sde:25 dpm++:25:2]
-                                     [--from-steps 700 500 300] [--layout-only | --unconditional [--model-alone]]
-                                     [--vehicles] [--keep DIR]
+    python bench/sampler_settings.py [--requests 16] [--reference 256]
+        [--samplers dpm++:25 dpm++sde:25 dpm++:25:2] [--from-steps 700 500 300]
+        [--layout-only | --unconditional [--model-alone]] [--vehicles] [--keep DIR]
 
 Generates the report's sampler-study requests (command + trajectory + layout, seeds 0..n-1) with the
 shipped models: once per `--samplers` entry (NAME:STEPS[:GUIDANCE], guidance at every step, at the

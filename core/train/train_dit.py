@@ -10,9 +10,9 @@ statistics (stored in the model's config). ε-prediction MSE on the non-padding 
 (optionally weighted: `--min-snr GAMMA` per timestep, `--vehicle-weight W` on the rollout cells that
 see a vehicle of the clip, where generated cars break up), clips of some commands seen more often than
 others (`--command-weights left=2.5`: the left turns 2.5 times per pass over the cache, on average),
-AdamW, EMA of the weights (the shipped
-weights), reduced precision on CUDA (checked against float32 first; `core.train.common.autocast_dtype`
-says why not on the CPU), resumable training state, DDP under torchrun like the VAE.
+AdamW, EMA of the weights (the shipped weights), reduced precision on CUDA (checked against float32
+first; `core.train.common.autocast_dtype` says why not on the CPU), resumable training state, DDP under
+torchrun like the VAE.
 
 Besides the full training state, every save writes `compact.safetensors`: the live and EMA weights in
 float16 with the step, small enough to keep in the repository between sessions. `--resume-compact
