@@ -6,6 +6,11 @@ training state (model, optimiser, step, RNG) in `OUT/train_state.pt` so `--resum
 Runs as one process or under `torchrun --nproc-per-node N` (DistributedDataParallel, gloo on the CPU,
 nccl on GPUs). Uses CUDA when present, and reduced precision on CUDA (checked against float32 first).
 The best and the latest models are written as bundles `OUT/best` and `OUT/last` (core.checkpoint).
+
+`--init BUNDLE` starts from a trained VAE (its config, not `--preset`); with `--decoder-only` only the
+decoder trains, on the frozen encoder's μ, so the latent space stays the one a DiT was trained on;
+`--latent-noise S` adds noise of a level up to S to each training latent (`core.models.vae.with_latent_noise`),
+teaching the decoder to forgive the imprecise latents a DiT generates.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from core.checkpoint import save_bundle
+from core.checkpoint import load_bundle, save_bundle
 from core.config import VAEConfig, vae_preset, config_to_dict, config_from_dict
 from core.eval.recon import evaluate_reconstruction
 from core.models.losses import class_weights, vae_loss
@@ -49,16 +54,26 @@ class TrainSettings:
     time_limit_minutes: float | None
     stop_after: int | None = None
     seed: int = 0
+    latent_noise: float = 0.0  # levels up to this, in units of each latent channel's spread
+    decoder_only: bool = False  # the encoder frozen: only the decoder trains, on μ
 
 
 class Trainer:
-    def __init__(self, config: VAEConfig, source: ClipSource, settings: TrainSettings, *, rank: int, world: int) -> None:
+    def __init__(self, config: VAEConfig, source: ClipSource, settings: TrainSettings, *, rank: int, world: int,
+                 init: HexPlaneVAE | None = None) -> None:
         self.config, self.source, self.settings, self.rank, self.world = config, source, settings, rank, world
         self.device = pick_device()
         with torch.random.fork_rng(devices=[]):  # a seeded init that leaves the caller's RNG alone
             torch.manual_seed(settings.seed)
             self.model = HexPlaneVAE(config).to(self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr, weight_decay=1e-4)
+        if init is not None:
+            self.model.load_state_dict(init.state_dict())
+        trained = self.model.parameters()
+        if settings.decoder_only:
+            self.model.requires_grad_(False)
+            self.model.decoder.requires_grad_(True)
+            trained = self.model.decoder.parameters()
+        self.optimizer = torch.optim.AdamW(trained, lr=settings.lr, weight_decay=1e-4)
         self.step, self.best_miou, self.elapsed = 0, -1.0, 0.0
         self.generator = torch.Generator().manual_seed(settings.seed * 1000 + 1234 + rank)
         self.weights = class_weights(source.class_frequencies()).to(self.device)
@@ -105,7 +120,8 @@ class Trainer:
 
     def notes(self) -> dict:
         return {"steps": self.step, "train_minutes": round(self.elapsed / 60, 1), "best_miou": self.best_miou,
-                "precision": precision_name(self.amp), "command": " ".join(["python -m core.train.train_vae", *sys.argv[1:]])}
+                "precision": precision_name(self.amp), "command": " ".join(["python -m core.train.train_vae", *sys.argv[1:]]),
+                "latent_noise": self.settings.latent_noise, "decoder_only": self.settings.decoder_only}
 
     def train_step(self) -> dict:
         labels, unobserved = self.source.batch(self.step, self.settings.batch, rank=self.rank, world=self.world)
@@ -113,7 +129,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.settings)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-            logits, mean, log_var = self.wrapped(labels, generator=self.generator)
+            logits, mean, log_var = self.wrapped(labels, generator=self.generator, sample=not self.settings.decoder_only,
+                                                 latent_noise=self.settings.latent_noise)
         terms = vae_loss(logits, labels, mean, log_var, weights=self.weights, unobserved=unobserved, generator=self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -184,17 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (the schedule still spans --steps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of the sampling noise")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", default=None, metavar="BUNDLE", help="start from this VAE bundle (its config)")
+    parser.add_argument("--decoder-only", action="store_true", help="train the decoder alone on the frozen encoder's μ")
+    parser.add_argument("--latent-noise", type=float, default=0.0, metavar="S",
+                        help="noise levels up to S (× each latent channel's spread) added to the training latents")
     args = parser.parse_args(argv)
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
 
     def body() -> int:
-        config = vae_preset(args.preset, **parse_overrides(args.set))
+        if not (0 <= args.latent_noise <= 10):
+            raise InputError(f"--latent-noise must be between 0 and 10, got {args.latent_noise}")
+        if args.decoder_only and args.init is None:
+            raise InputError("--decoder-only trains the decoder of a trained encoder: give it with --init BUNDLE")
+        init = None if args.init is None else load_bundle(args.init, kind="hexplane-vae")
+        if init is not None and args.set:
+            raise InputError("--init takes the bundle's config: drop --set")
+        config = init.config if init is not None else vae_preset(args.preset, **parse_overrides(args.set))
         source = make_clip_source(args.data, config, convention=args.convention, density=args.density)
         settings = TrainSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.eval_every,
-                                 args.eval_clips, args.save_every, args.amp, args.time_limit, args.stop_after, args.seed)
+                                 args.eval_clips, args.save_every, args.amp, args.time_limit, args.stop_after, args.seed,
+                                 args.latent_noise, args.decoder_only)
         settings.out.mkdir(parents=True, exist_ok=True)
         init_distributed(world)
-        trainer = Trainer(config, source, settings, rank=rank, world=world)
+        trainer = Trainer(config, source, settings, rank=rank, world=world, init=init)
         if args.resume:
             trainer.resume()
         run(trainer, settings)

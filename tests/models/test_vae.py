@@ -6,7 +6,8 @@ import torch
 
 from core.config import VAEConfig, vae_preset
 from core.models.losses import class_weights, lovasz_softmax, vae_loss
-from core.models.vae import HexPlaneVAE
+from core.models.hexplane import PLANES, HexPlane
+from core.models.vae import HexPlaneVAE, with_latent_noise
 from core.types import InputError
 
 TINY_CHANNELS = dict(latent_channels=2, embed_channels=2, stem_channels=2, encoder_channels=4,
@@ -128,3 +129,21 @@ def test_unobserved_voxels_do_not_count():
     a = vae_loss(logits, labels, mean, log_var, weights=weights, unobserved=unobserved, generator=torch.Generator().manual_seed(0))
     b = vae_loss(logits, changed, mean, log_var, weights=weights, unobserved=unobserved, generator=torch.Generator().manual_seed(0))
     assert a.cross_entropy == pytest.approx(b.cross_entropy)
+
+
+def test_latent_noise_scales_with_each_channels_spread():
+    torch.manual_seed(0)
+    planes = {name: torch.randn(2, 3, 32, 32) for name in PLANES}
+    for plane in planes.values():
+        plane[:, 0] = 7.0  # channel 0 never varies: no spread, so no noise
+        plane[:, 2] *= 10.0  # channel 2 spreads ten times wider than channel 1
+    latent = HexPlane(**planes)
+    unchanged = with_latent_noise(latent, 0.0, torch.Generator().manual_seed(1))
+    assert all(torch.equal(unchanged.planes()[n], planes[n]) for n in PLANES)
+    noisy = [with_latent_noise(latent, 1.0, torch.Generator().manual_seed(1)) for _ in range(2)]
+    assert all(torch.equal(noisy[0].planes()[n], noisy[1].planes()[n]) for n in PLANES)  # seeded
+    change = torch.cat([(noisy[0].planes()[n] - planes[n]).flatten(2) for n in PLANES], dim=2)  # (B, C, cells)
+    assert torch.all(change[:, 0] == 0)
+    spread = torch.cat([planes[n].flatten(2) for n in PLANES], dim=2).std(dim=2)
+    ratio = change[:, 2].std(dim=1) / change[:, 1].std(dim=1)
+    assert torch.allclose(ratio, spread[:, 2] / spread[:, 1], rtol=0.05)  # about 10

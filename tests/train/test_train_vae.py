@@ -67,3 +67,26 @@ def test_two_process_ddp_on_cpu(tmp_path):
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=100)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "last" / "model.safetensors").is_file()
+
+
+def test_decoder_only_from_a_bundle_leaves_the_encoder_as_it_was(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert train_main(["--out", str(first), "--steps", "2", *TINY]) == 0
+    assert train_main(["--out", str(second), "--steps", "3", "--init", str(first / "last"), "--decoder-only",
+                       "--latent-noise", "0.5", *TINY]) == 0
+    before, after = weights(first), weights(second)
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("decoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    notes = json.loads((second / "last" / "config.json").read_text())["notes"]
+    assert notes["decoder_only"] is True and notes["latent_noise"] == 0.5
+
+
+def test_decoder_options_refuse_what_cannot_work(tmp_path, capsys):
+    assert train_main(["--out", str(tmp_path), "--decoder-only", *TINY]) == 2
+    assert "--init BUNDLE" in capsys.readouterr().err
+    assert train_main(["--out", str(tmp_path), "--latent-noise", "-1", *TINY]) == 2
+    assert "--latent-noise must be between 0 and 10" in capsys.readouterr().err
+    assert train_main(["--out", str(tmp_path / "a"), "--steps", "1", *TINY]) == 0
+    assert train_main(["--out", str(tmp_path / "b"), "--init", str(tmp_path / "a" / "last"), "--set", "latent_channels=4", *TINY]) == 2
+    assert "drop --set" in capsys.readouterr().err
