@@ -2,7 +2,7 @@
 
     python bench/vehicle_debris.py [--checkpoints DIR] [--requests 16] [--noise 0.1 0.2 0.3]
                                    [--one-step 50 200 400 600] [--from-noised 200 400 600]
-                                   [--samplers dpm++:25:4 dpm++:25:1]
+                                   [--planes-from 600] [--samplers dpm++:25:4 dpm++:25:1]
 
 Vehicle debris is the share of vehicle blobs (seen from above, all frames) smaller than a car
 (`core.eval.temporal.vehicle_debris`). Printed for the requests' real scenes; for the VAE's
@@ -11,8 +11,11 @@ DiT's normalised units: noise × the latent's per-channel std) before decoding, 
 imprecise latent alone breaks cars up; for the DiT's one-step estimates of the latents from the same
 latents noised to each `--one-step` timestep (how well it restores cars whose layout the noise has not
 yet hidden); for the DiT's samples from the same latents noised to each `--from-noised` timestep (the
-first sampler setting's steps from there down: what its own steps make of cars it was handed); and for the DiT's scenes for the same requests (command, trajectory and layout) at each
-sampler setting. Also the share of voxels that are vehicle, and the median blob size in cells.
+first sampler setting's steps from there down: what its own steps make of cars it was handed); for
+the real latent with one group of planes (xy; xz + yz; tx + ty; tz) taken from that sample from the
+`--planes-from` timestep (which of the DiT's planes break cars up), with each plane's rms error; and
+for the DiT's scenes for the same requests (command, trajectory and layout) at each sampler setting.
+Also the share of voxels that are vehicle, and the median blob size in cells.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from core.eval import suite  # noqa: E402
 from core.eval.adherence import VEHICLE  # noqa: E402
 from core.eval.geometry import blobs  # noqa: E402
 from core.eval.temporal import vehicle_debris  # noqa: E402
-from core.models.hexplane import rollout, unroll  # noqa: E402
+from core.models.hexplane import PLANES, HexPlane, rollout, unroll  # noqa: E402
 from core.types import OccupancySequence  # noqa: E402
 
 
@@ -77,10 +80,21 @@ def one_step_estimates(service: SceneGenerator, clips, timestep: int, seed: int 
     return decoded
 
 
+PLANE_GROUPS = {"xy": ("xy",), "xz + yz": ("xz", "yz"), "tx + ty": ("tx", "ty"), "tz": ("tz",)}
+
+
 @torch.no_grad()
 def samples_from_noised(service: SceneGenerator, clips, timestep: int, settings, seed: int = 0) -> list[np.ndarray]:
     """Each clip's latent noised to the first of the sampler's steps at or below `timestep`, sampled from
     there down with its conditions and guidance, decoded to class ids."""
+    pipeline = service._load()
+    return [pipeline.decode(made) for _, made in latents_from_noised(service, clips, timestep, settings, seed)]
+
+
+@torch.no_grad()
+def latents_from_noised(service: SceneGenerator, clips, timestep: int, settings,
+                        seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(real latent, the sample `samples_from_noised` makes from it) per clip, as normalised rollouts."""
     pipeline, grid = service._load(), service.scene_grid()
     spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
     steps = spaced_timesteps(pipeline.schedule, settings.steps, spacing=spacing)
@@ -92,9 +106,28 @@ def samples_from_noised(service: SceneGenerator, clips, timestep: int, settings,
         x_t = q_sample(pipeline.schedule, x0, steps[:1], torch.randn(x0.shape, generator=generator).to(x0.device))
         conditions = to_dit_conditions(suite.conditions_of(clip), pipeline.dit.config, grid.cells, device=pipeline.device)
         denoise_fn = pipeline.denoiser(conditions, settings.guidance_scale, settings.guidance_from)
-        rolled = sample(settings.sampler, denoise_fn, x_t, pipeline.schedule, timesteps=steps, generator=generator)
-        decoded.append(pipeline.decode(rolled))
+        decoded.append((x0, sample(settings.sampler, denoise_fn, x_t, pipeline.schedule, timesteps=steps, generator=generator)))
     return decoded
+
+
+@torch.no_grad()
+def with_planes_of(service: SceneGenerator, pairs, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Each real latent with the planes `names` taken from its sample, decoded to class ids."""
+    pipeline = service._load()
+    sizes = pipeline.dit.config.latent_sizes
+    decoded = []
+    for real, made in pairs:
+        kept, taken = unroll(real, sizes).planes(), unroll(made, sizes).planes()
+        decoded.append(pipeline.decode(rollout(HexPlane(**{n: taken[n] if n in names else kept[n] for n in PLANES}))))
+    return decoded
+
+
+def plane_errors(service: SceneGenerator, pairs) -> str:
+    """Root-mean-square difference per plane between the real latents and their samples (normalised units)."""
+    sizes = service._load().dit.config.latent_sizes
+    errors = {n: np.mean([float(((unroll(real, sizes).planes()[n] - unroll(made, sizes).planes()[n]) ** 2).mean().sqrt())
+                          for real, made in pairs]) for n in PLANES}
+    return ", ".join(f"{n} {value:.2f}" for n, value in errors.items())
 
 
 def main() -> None:
@@ -104,6 +137,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="*", default=[0.1, 0.2, 0.3])
     parser.add_argument("--one-step", type=int, nargs="*", default=[50, 200, 400, 600], metavar="T")
     parser.add_argument("--from-noised", type=int, nargs="*", default=[200, 400, 600], metavar="T")
+    parser.add_argument("--planes-from", type=int, default=None, metavar="T",
+                        help="the real latent with each group of planes from the DiT's sample from t = T")
     parser.add_argument("--samplers", type=sampler_spec, nargs="*", default=[sampler_spec("dpm++:25")],
                         metavar="NAME:STEPS[:GUIDANCE]")
     args = parser.parse_args()
@@ -126,6 +161,12 @@ def main() -> None:
     for timestep in args.from_noised:
         print(row(f"sampled from t = {timestep}, {suite.describe(first)}", samples_from_noised(service, clips, timestep, first),
                   grid), flush=True)
+    if args.planes_from is not None:
+        pairs = latents_from_noised(service, clips, args.planes_from, first)
+        for name, names in [*PLANE_GROUPS.items(), ("all", PLANES)]:
+            print(row(f"real latent, {name} from the sample from t = {args.planes_from}", with_planes_of(service, pairs, names),
+                      grid), flush=True)
+        print(f"rms error per plane (normalised units): {plane_errors(service, pairs)}", flush=True)
     asked = [suite.conditions_of(clip) for clip in clips]
     for settings in args.samplers:
         generated = suite.generate_set(service, asked, settings, frames=grid.frames)

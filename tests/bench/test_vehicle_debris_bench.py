@@ -19,3 +19,26 @@ def test_noise_free_latents_decode_to_the_reconstruction_and_noise_changes_them(
     assert all(np.array_equal(a, b) for a, b in zip(clean, reconstruct(vae, scenes)))
     noisy = noisy_reconstructions(vae, config, scenes, 5.0)
     assert any(not np.array_equal(a, b) for a, b in zip(clean, noisy))
+
+
+def test_planes_taken_from_the_sample_are_those_named_and_no_others():
+    from types import SimpleNamespace
+
+    from bench.vehicle_debris import plane_errors, with_planes_of
+    from core.models.hexplane import PLANES, rollout, unroll
+
+    sizes = (2, 6, 6, 2)  # T', X', Y', Z'
+    pipeline = SimpleNamespace(dit=SimpleNamespace(config=SimpleNamespace(latent_sizes=sizes)),
+                               decode=lambda rolled: rolled.clone())  # "decoding" keeps the latent, to compare
+    service = SimpleNamespace(_load=lambda: pipeline)
+    real = rollout(unroll(torch.zeros(1, 3, 10, 10), sizes))  # zero, its padding as the rollout makes it
+    made = rollout(unroll(torch.randn(1, 3, 10, 10, generator=torch.Generator().manual_seed(0)), sizes))
+    [mixed] = with_planes_of(service, [(real, made)], ("tx", "ty"))
+    planes, sampled = unroll(mixed, sizes).planes(), unroll(made, sizes).planes()
+    for name in PLANES:
+        expected = sampled[name] if name in ("tx", "ty") else torch.zeros_like(sampled[name])
+        assert torch.equal(planes[name], expected), name
+    [whole] = with_planes_of(service, [(real, made)], PLANES)
+    assert torch.equal(whole, made)
+    assert "tz 0.00" not in plane_errors(service, [(real, made)]) and "xy" in plane_errors(service, [(real, made)])
+    assert plane_errors(service, [(made, made)]).count("0.00") == len(PLANES)
