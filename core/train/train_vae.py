@@ -102,6 +102,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
             "best_miou": self.best_miou, "elapsed": self.elapsed, "generator": self.generator.get_state(),
             "config": json.dumps(config_to_dict(self.config)),
+            "latent_noise": self.settings.latent_noise, "decoder_only": self.settings.decoder_only,
         }
         save_state_file(state, self.state_path)
         save_bundle(self.model, self.settings.out / "last", kind="hexplane-vae", notes=self.notes())
@@ -113,6 +114,10 @@ class Trainer:
         stored = config_from_dict(VAEConfig, json.loads(state["config"]))
         if stored != self.config:
             raise InputError(f"{self.state_path}: was trained with a different config; drop --resume or match it")
+        for option, value in (("latent_noise", self.settings.latent_noise), ("decoder_only", self.settings.decoder_only)):
+            if option in state and state[option] != value:  # states saved before the option are taken as they are
+                raise InputError(f"{self.state_path}: was trained with --{option.replace('_', '-')} {state[option]}, "
+                                 f"not {value}; resume with the same")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.best_miou, self.elapsed = int(state["step"]), float(state["best_miou"]), float(state["elapsed"])

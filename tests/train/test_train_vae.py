@@ -69,7 +69,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert (tmp_path / "last" / "model.safetensors").is_file()
 
 
-def test_decoder_only_from_a_bundle_leaves_the_encoder_as_it_was(tmp_path):
+def test_decoder_only_from_a_bundle_leaves_the_encoder_as_it_was(tmp_path, capsys):
     first, second = tmp_path / "first", tmp_path / "second"
     assert train_main(["--out", str(first), "--steps", "2", *TINY]) == 0
     assert train_main(["--out", str(second), "--steps", "3", "--init", str(first / "last"), "--decoder-only",
@@ -80,6 +80,11 @@ def test_decoder_only_from_a_bundle_leaves_the_encoder_as_it_was(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     notes = json.loads((second / "last" / "config.json").read_text())["notes"]
     assert notes["decoder_only"] is True and notes["latent_noise"] == 0.5
+    resumed = ["--out", str(second), "--steps", "4", "--init", str(first / "last"), "--resume", *TINY]
+    assert train_main([*resumed, "--decoder-only", "--latent-noise", "0.3"]) == 2  # another noise than it trained with
+    assert "was trained with --latent-noise 0.5, not 0.3" in capsys.readouterr().err
+    assert train_main([*resumed, "--latent-noise", "0.5"]) == 2  # the whole model, where it trained the decoder alone
+    assert train_main([*resumed, "--decoder-only", "--latent-noise", "0.5"]) == 0
 
 
 def test_decoder_options_refuse_what_cannot_work(tmp_path, capsys):
