@@ -99,15 +99,15 @@ def latents_from_noised(service: SceneGenerator, clips, timestep: int, settings,
     spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
     steps = spaced_timesteps(pipeline.schedule, settings.steps, spacing=spacing)
     steps = steps[steps <= timestep]
-    decoded = []
+    pairs = []
     for index, clip in enumerate(clips):
         generator = torch.Generator().manual_seed(seed + index)
         x0 = pipeline.encode(clip.scene.labels)  # (1, C, H, W) normalised
         x_t = q_sample(pipeline.schedule, x0, steps[:1], torch.randn(x0.shape, generator=generator).to(x0.device))
         conditions = to_dit_conditions(suite.conditions_of(clip), pipeline.dit.config, grid.cells, device=pipeline.device)
         denoise_fn = pipeline.denoiser(conditions, settings.guidance_scale, settings.guidance_from)
-        decoded.append((x0, sample(settings.sampler, denoise_fn, x_t, pipeline.schedule, timesteps=steps, generator=generator)))
-    return decoded
+        pairs.append((x0, sample(settings.sampler, denoise_fn, x_t, pipeline.schedule, timesteps=steps, generator=generator)))
+    return pairs
 
 
 @torch.no_grad()
