@@ -125,8 +125,8 @@ def with_planes_of(service: SceneGenerator, pairs, names: tuple[str, ...]) -> li
 def plane_errors(service: SceneGenerator, pairs) -> str:
     """Root-mean-square difference per plane between the real latents and their samples (normalised units)."""
     sizes = service._load().dit.config.latent_sizes
-    errors = {n: np.mean([float(((unroll(real, sizes).planes()[n] - unroll(made, sizes).planes()[n]) ** 2).mean().sqrt())
-                          for real, made in pairs]) for n in PLANES}
+    planes = [(unroll(real, sizes).planes(), unroll(made, sizes).planes()) for real, made in pairs]
+    errors = {n: np.mean([float(((real[n] - made[n]) ** 2).mean().sqrt()) for real, made in planes]) for n in PLANES}
     return ", ".join(f"{n} {value:.2f}" for n, value in errors.items())
 
 
