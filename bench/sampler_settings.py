@@ -21,7 +21,7 @@ setting's scene distance over each other's, with the report's paired interval ov
 (`FeatureSpace.fsd_ratio`): with `--samplers dpm++:25 ddpm:1000 --from-steps`, the default over the
 1000-step reference (target ≤ 1.05). That reference takes about two minutes a scene on 2 cores: `--keep
 DIR` keeps every generated scene in DIR and reads back those already there, so a run stopped midway (a
-session's end) goes on where it stopped.
+session's end) goes on where it stopped; with another decoder, it decodes the DiT's kept samples.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from core.types import (
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -85,11 +86,25 @@ class SceneGenerator:
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> OccupancySequence:
         """A new scene from conditions (a command alone drives a typical path of it: `GenerationRequest`);
         its metadata holds the recipe that makes it again."""
-        from core.generation import generate_scene, recipe_for, with_command_path
+        return self.decode_latents(request, self.sample_latents(request, on_progress), on_progress)
+
+    def sample_latents(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> list[torch.Tensor]:
+        """The first stage of `generate`: the DiT's sample of each clip (a normalised rollout). It does not
+        depend on the VAE, so `decode_latents` can turn it into the scene with another decoder."""
+        from core.generation import sample_clips, with_command_path
+
+        pipeline = self._load()
+        frames = pipeline.vae.config.frames
+        return sample_clips(pipeline, frames, with_command_path(request, frames), on_progress)
+
+    def decode_latents(self, request: GenerationRequest, latents: list[torch.Tensor],
+                       on_progress: ProgressCallback | None = None) -> OccupancySequence:
+        """The second stage of `generate`: the scene of the request's sampled clips, with its recipe."""
+        from core.generation import decode_clips, recipe_for, with_command_path
 
         pipeline = self._load()
         asked, request = request, with_command_path(request, pipeline.vae.config.frames)
-        scene = generate_scene(pipeline, pipeline.vae.config.grid(), request, on_progress)
+        scene = decode_clips(pipeline, pipeline.vae.config.grid(), request, latents, on_progress)
         drawn = asked.conditions.empty() and not request.conditions.empty()
         scene.metadata["recipe"] = recipe_for(request, self.hashes_for(request), drawn=drawn)
         return scene

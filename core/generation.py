@@ -82,23 +82,33 @@ def with_command_path(request: GenerationRequest, clip_frames: int) -> Generatio
     return replace(request, conditions=replace(given, trajectory=path))
 
 
-def generate_scene(pipeline: LatentPipeline, grid: GridSpec, request: GenerationRequest,
-                   on_progress: ProgressCallback | None = None) -> OccupancySequence:
-    """Sample and decode every clip of the request; returns the scene (recipe added by the caller)."""
-    clip_frames = grid.frames
+def sample_clips(pipeline: LatentPipeline, clip_frames: int, request: GenerationRequest,
+                 on_progress: ProgressCallback | None = None) -> list[torch.Tensor]:
+    """The DiT's sample of every clip of the request, each a normalised rollout (1, C, H, W), each clip
+    conditioned on the one before. They depend on the DiT (and guide) alone, not on the VAE."""
     check_request(request, clip_frames)
-    clips, earlier = request.frames // clip_frames, None
-    labels = []
+    clips, earlier, rolled = request.frames // clip_frames, None, []
     for clip in range(clips):
-        conditions = to_dit_conditions(clip_conditions(request, clip, clip_frames), pipeline.dit.config, grid.cells,
-                                       earlier=earlier, device=pipeline.device)
+        conditions = to_dit_conditions(clip_conditions(request, clip, clip_frames), pipeline.dit.config,
+                                       pipeline.vae.config.grid().cells, earlier=earlier, device=pipeline.device)
         settings = replace(request.sampler, seed=(request.sampler.seed + clip) % 2**31)
-        rolled = pipeline.sample(conditions, settings, callback=_sampling_progress(on_progress, clip, clips))
-        _report(on_progress, "decoding", clip + 1, clips)
-        labels.append(pipeline.decode(rolled))
-        earlier = rolled
+        earlier = pipeline.sample(conditions, settings, callback=_sampling_progress(on_progress, clip, clips))
+        rolled.append(earlier)
+    return rolled
+
+
+def decode_clips(pipeline: LatentPipeline, grid: GridSpec, request: GenerationRequest, rolled: list[torch.Tensor],
+                 on_progress: ProgressCallback | None = None) -> OccupancySequence:
+    """The scene of the request's sampled clips (`sample_clips`), every frame at its world pose (recipe
+    added by the caller)."""
+    if len(rolled) * grid.frames != request.frames:
+        raise InputError(f"{len(rolled)} sampled clips of {grid.frames} frames do not make the request's {request.frames}")
+    labels = []
+    for clip, latent in enumerate(rolled):
+        _report(on_progress, "decoding", clip + 1, len(rolled))
+        labels.append(pipeline.decode(latent.to(pipeline.device)))
     poses = world_poses(request.conditions.trajectory, request.frames)
-    metadata = {"source": "generated", "clip_frames": clip_frames, "command": _command_name(request.conditions.command)}
+    metadata = {"source": "generated", "clip_frames": grid.frames, "command": _command_name(request.conditions.command)}
     return OccupancySequence(np.concatenate(labels), grid.with_frames(request.frames), poses=poses, metadata=metadata)
 
 

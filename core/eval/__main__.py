@@ -11,8 +11,8 @@ IoU table, binary IoU, the compression ratio, and as its last line `mIoU: NN.NN`
 renders one held-out clip and its reconstruction side by side. `report` measures the shipped models
 (sample quality, condition adherence, inpainting, long scenes, temporal consistency, the sampler
 study) and writes `OUT/README.md` with its plots (core.eval.report); with `--keep DIR` it keeps every
-generated scene in DIR and reads back those already there, so a report stopped midway resumes
-(core.eval.kept).
+generated scene in DIR and reads back those already there, so a report stopped midway resumes; with
+another decoder it decodes the DiT's kept samples instead of sampling again (core.eval.kept).
 """
 
 from __future__ import annotations

@@ -203,6 +203,22 @@ def test_kept_scenes_are_the_scenes_the_generator_makes(service, tmp_path):
     assert again.generate(asked).metadata["recipe"] == made.metadata["recipe"] == service.generate(asked).metadata["recipe"]
 
 
+def test_a_kept_sample_decoded_by_another_vae_is_the_scene_that_vae_makes(service, tmp_path):
+    import shutil
+
+    from core.eval.kept import KeptScenes
+
+    other = tmp_path / "other"  # the same DiT, another decoder
+    shutil.copytree(service._checkpoints / "dit_cpu", other / "dit_cpu")
+    save_bundle(randomised(HexPlaneVAE(vae_preset("tiny")), 4), other / "vae_cpu", kind="hexplane-vae")
+    asked = request(frames=8, command=Command.LEFT)  # two clips
+    KeptScenes(service, tmp_path / "kept").generate(asked)
+    kept = KeptScenes(SceneGenerator(checkpoints=other), tmp_path / "kept")
+    decoded, made = kept.generate(asked), SceneGenerator(checkpoints=other).generate(asked)
+    assert kept.decoded == 1 and np.array_equal(decoded.labels, made.labels)
+    assert decoded.metadata["recipe"] == made.metadata["recipe"] and not np.array_equal(decoded.labels, service.generate(asked).labels)
+
+
 def test_a_request_with_nothing_draws_a_drive_at_the_citys_frequencies(service):
     from core.data.scenario import COMMAND_WEIGHTS
     from core.generation import with_command_path

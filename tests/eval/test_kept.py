@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from core.eval import suite
 from core.eval.kept import KeptScenes
@@ -17,7 +18,8 @@ GRID = GridSpec(2, (8, 8, 4), (0.8, 0.8, 0.375), (-3.2, -3.2, -1.0))
 
 
 class CountingService:
-    """Scenes drawn from the request's seed, a little slowly; counts what it generates; fails on request."""
+    """Samples drawn from the request's seed, a little slowly, and scenes decoded from them by its VAE
+    (labels offset by its hash's last digit); counts what it samples; fails on request."""
 
     def __init__(self, hashes=None, fail_at=None, device="cpu"):
         self.hashes, self.fail_at, self.device, self.made = hashes or {"dit": "d1", "vae": "v1"}, fail_at, device, []
@@ -26,11 +28,18 @@ class CountingService:
         return self.hashes
 
     def generate(self, request, on_progress=None):
+        return self.decode_latents(request, self.sample_latents(request, on_progress))
+
+    def sample_latents(self, request, on_progress=None):
         if len(self.made) == self.fail_at:
             raise KeyboardInterrupt  # the session ends
         self.made.append(request.sampler.seed)
         time.sleep(0.05)
-        labels = np.random.default_rng(request.sampler.seed).integers(0, 11, (2, 8, 8, 4), dtype=np.uint8)
+        return [torch.from_numpy(np.random.default_rng(request.sampler.seed).normal(size=(1, 3, 8, 8)).astype(np.float32))]
+
+    def decode_latents(self, request, latents, on_progress=None):
+        offset = int(self.hashes["vae"][-1])
+        labels = np.broadcast_to((latents[0][0, 0].numpy() > 0).astype(np.uint8)[..., None] + offset, (2, 8, 8, 4)).copy()
         return OccupancySequence(labels, GRID, metadata={"recipe": recipe_for(request, self.hashes)})
 
     def scene_grid(self):
@@ -72,10 +81,21 @@ def test_anything_the_scene_depends_on_makes_another_scene(tmp_path, other):
 
 
 @pytest.mark.parametrize("other", [CountingService(hashes={"dit": "d2", "vae": "v1"}), CountingService(device="cuda:0")])
-def test_other_checkpoints_or_another_device_make_another_scene(tmp_path, other):
+def test_another_dit_or_another_device_samples_again(tmp_path, other):
     KeptScenes(CountingService(), tmp_path).generate(request(3))
     KeptScenes(other, tmp_path).generate(request(3))
     assert other.made == [3]
+
+
+def test_another_vae_decodes_the_kept_sample_and_keeps_its_sampling_time(tmp_path):
+    first = KeptScenes(CountingService(), tmp_path).generate(request(3))
+    other = CountingService(hashes={"dit": "d1", "vae": "v2"})
+    kept = KeptScenes(other, tmp_path)
+    decoded = kept.generate(request(3))
+    assert other.made == [] and kept.decoded == 1 and kept.read_back == 0
+    assert np.array_equal(decoded.labels, first.labels + 1)  # the other VAE's decoding of the same sample
+    assert decoded.metadata["recipe"]["checkpoints"] == other.hashes and decoded.metadata[GENERATION_SECONDS] >= 0.05
+    assert np.array_equal(kept.generate(request(3)).labels, decoded.labels) and kept.read_back == 1  # now kept as well
 
 
 def test_a_stopped_set_resumes_with_the_time_generation_took(tmp_path):
