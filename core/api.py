@@ -94,8 +94,7 @@ class SceneGenerator:
         from core.generation import sample_clips, with_command_path
 
         pipeline = self._load()
-        frames = pipeline.vae.config.frames
-        return sample_clips(pipeline, frames, with_command_path(request, frames), on_progress)
+        return sample_clips(pipeline, with_command_path(request, pipeline.vae.config.frames), on_progress)
 
     def decode_latents(self, request: GenerationRequest, latents: list[torch.Tensor],
                        on_progress: ProgressCallback | None = None) -> OccupancySequence:
@@ -104,7 +103,7 @@ class SceneGenerator:
 
         pipeline = self._load()
         asked, request = request, with_command_path(request, pipeline.vae.config.frames)
-        scene = decode_clips(pipeline, pipeline.vae.config.grid(), request, latents, on_progress)
+        scene = decode_clips(pipeline, request, latents, on_progress)
         drawn = asked.conditions.empty() and not request.conditions.empty()
         scene.metadata["recipe"] = recipe_for(request, self.hashes_for(request), drawn=drawn)
         return scene

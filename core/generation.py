@@ -82,25 +82,27 @@ def with_command_path(request: GenerationRequest, clip_frames: int) -> Generatio
     return replace(request, conditions=replace(given, trajectory=path))
 
 
-def sample_clips(pipeline: LatentPipeline, clip_frames: int, request: GenerationRequest,
+def sample_clips(pipeline: LatentPipeline, request: GenerationRequest,
                  on_progress: ProgressCallback | None = None) -> list[torch.Tensor]:
     """The DiT's sample of every clip of the request, each a normalised rollout (1, C, H, W), each clip
     conditioned on the one before. They depend on the DiT (and guide) alone, not on the VAE."""
-    check_request(request, clip_frames)
-    clips, earlier, rolled = request.frames // clip_frames, None, []
+    grid = pipeline.vae.config.grid()
+    check_request(request, grid.frames)
+    clips, earlier, rolled = request.frames // grid.frames, None, []
     for clip in range(clips):
-        conditions = to_dit_conditions(clip_conditions(request, clip, clip_frames), pipeline.dit.config,
-                                       pipeline.vae.config.grid().cells, earlier=earlier, device=pipeline.device)
+        conditions = to_dit_conditions(clip_conditions(request, clip, grid.frames), pipeline.dit.config, grid.cells,
+                                       earlier=earlier, device=pipeline.device)
         settings = replace(request.sampler, seed=(request.sampler.seed + clip) % 2**31)
         earlier = pipeline.sample(conditions, settings, callback=_sampling_progress(on_progress, clip, clips))
         rolled.append(earlier)
     return rolled
 
 
-def decode_clips(pipeline: LatentPipeline, grid: GridSpec, request: GenerationRequest, rolled: list[torch.Tensor],
+def decode_clips(pipeline: LatentPipeline, request: GenerationRequest, rolled: list[torch.Tensor],
                  on_progress: ProgressCallback | None = None) -> OccupancySequence:
     """The scene of the request's sampled clips (`sample_clips`), every frame at its world pose (recipe
     added by the caller)."""
+    grid = pipeline.vae.config.grid()
     if len(rolled) * grid.frames != request.frames:
         raise InputError(f"{len(rolled)} sampled clips of {grid.frames} frames do not make the request's {request.frames}")
     labels = []

@@ -46,8 +46,8 @@ class KeptScenes:
         self.decoded = 0  # scenes decoded from a kept sample (made with another VAE)
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> OccupancySequence:
-        path, sampled = (self.folder / f"{self.key(request, vae=vae)}.npz" for vae in (True, False))
-        sampled = sampled.with_suffix(".latents.npz")
+        path = self.folder / f"{self.key(request)}.npz"
+        sampled = self.folder / f"{self.key(request, vae=False)}.latents.npz"
         if path.is_file():
             self.read_back += 1
             return load_scene(path)

@@ -334,9 +334,13 @@ def build_report(service: SceneService, vae, network, out: Path, *, quick: bool,
         print(f"[{index}/{len(stages)}] {name} ({(time.perf_counter() - started) / 60:.1f} min so far)", flush=True)
         stage()
     report.section("Samples", "Frame 0 and frame 15 of the first scenes of each set (chase camera).", "![samples](samples.png)")
-    reused, decoded = (getattr(service, name, 0) for name in ("read_back", "decoded"))  # core.eval.kept
-    kept = [f"{reused} generated scenes read back"] * bool(reused) + [f"{decoded} decoded from their kept samples"] * bool(decoded)
-    kept = f", {' and '.join(kept)} from the kept folder (core.eval.kept)" if kept else ""
+    reused, decoded = getattr(service, "read_back", 0), getattr(service, "decoded", 0)  # core.eval.kept
+    counts = []
+    if reused:
+        counts.append(f"{reused} generated scenes read back")
+    if decoded:
+        counts.append(f"{decoded} decoded from their kept samples")
+    kept = f", {' and '.join(counts)} from the kept folder (core.eval.kept)" if counts else ""
     report.lines.append(f"\n_Measured in {(time.perf_counter() - started) / 60:.1f} min{kept}._")
     (out / "README.md").write_text("\n".join(report.lines) + "\n")
     (out / "report.json").write_text(json.dumps(report.numbers, indent=1, default=float))

@@ -177,8 +177,9 @@ class HexPlaneVAE(nn.Module):
 def with_latent_noise(latent: HexPlane, top: float, generator: torch.Generator | None = None) -> HexPlane:
     """`latent` plus Gaussian noise at a level drawn uniformly from [0, top] per scene, in units of each
     channel's spread over the scene's six planes (about the DiT's normalised units, where it measured
-    rms errors of 0.2–0.5 per plane). A decoder trained on such latents forgives the imprecise ones a
-    diffusion model makes: the fragments of cars it would otherwise decode from them."""
+    rms errors of 0.2–0.5 per plane). A decoder trained on such latents decodes fewer fragments of cars
+    from a diffusion model's imprecise latents, but also fewer of the cars it half-forms (measured:
+    checkpoints README, step 19)."""
     planes = latent.planes()
     first = next(iter(planes.values()))
     batch, channels = first.shape[:2]
