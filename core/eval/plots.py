@@ -34,7 +34,7 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
 
 def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings, samplers: Sequence[str]) -> Path:
     """Two panels. Left: scene distance against seconds per scene, one line per sampler of `samplers`
-    (over its step counts) at the `default` guidance scale and start. Right: the default sampler and
+    (over its step counts) at the `default` guidance scale and start, on a log scale. Right: the default sampler and
     steps at each guidance scale and start, as bars. DDPM rows are drawn as a reference line on both."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     usual = [r for r in results if r["guidance_from"] == default.guidance_from]
@@ -47,7 +47,12 @@ def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings
             left.annotate(str(r["steps"]), (r["seconds"], r["volume_fsd"]), textcoords="offset points", xytext=offset,
                           fontsize=8, color=line.get_color())
     left.set_xlabel("seconds per scene (2 CPU cores); numbers: steps")
-    left.set_ylabel("FSD (3D), lower is better")
+    left.set_ylabel("FSD (3D), lower is better (log scale)")
+    left.set_yscale("log")  # a sampler that fails at few steps lies far above: the rest stay apart
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    left.yaxis.set_major_formatter(plain)
+    left.yaxis.set_minor_formatter(plain)
+    left.tick_params(axis="y", which="minor", labelsize=7)
     left.set_title("samplers", fontsize=10)
 
     variants = sorted((r for r in results if r["sampler"] == default.sampler and r["steps"] == default.steps),

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.api import GUIDE
 from core.data.palette import PALETTE
-from core.eval import adherence, suite
+from core.eval import adherence, distances, suite
 from core.eval.plots import plot_per_class, plot_sampler_study, sample_grid
 from core.eval.recon import evaluate_reconstruction, reconstruct
 from core.types import Conditions, SamplerSettings, SceneService
@@ -269,29 +269,34 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
     configs = [SamplerSettings(sampler, steps) for sampler in STUDIED_SAMPLERS for steps in (10, 25, 50)]
     configs += [replace(DEFAULT, guidance_scale=scale) for scale in (1.0, 2.0, 3.0, 4.0, 6.0) if scale != DEFAULT.guidance_scale]
     configs += [replace(DEFAULT, guidance_from=start) for start in (None, 700, 500, 300) if start != DEFAULT.guidance_from]
-    results, kept = [], {}
     reference = SamplerSettings("ddpm", size.reference_steps)
-    for settings in [reference, *configs]:
+    measured_by, labels_by = {}, {}
+    for settings in [DEFAULT, reference, *(c for c in configs if c != DEFAULT)]:  # the default first: each is compared to it
         generated = suite.generate_set(service, asked, settings, frames=grid.frames)
         labels = [s.labels for s in generated.scenes]
         if settings in (reference, DEFAULT):
-            kept[settings] = labels
-        measured = space.compare(labels)
-        followed = suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True)
-        results.append({"sampler": settings.sampler, "steps": settings.steps, "guidance": settings.guidance_scale,
-                        "guidance_from": settings.guidance_from, "seconds": generated.seconds_per_scene, **suite.plain(measured), **followed})
+            labels_by[settings] = labels
+        over_default = space.fsd_ratio(labels, labels_by[DEFAULT])
+        measured_by[settings] = {"sampler": settings.sampler, "steps": settings.steps, "guidance": settings.guidance_scale,
+                                 "guidance_from": settings.guidance_from, "seconds": generated.seconds_per_scene,
+                                 **suite.plain(space.compare(labels)),
+                                 **suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True),
+                                 "over_default": {"value": over_default.value, "low": over_default.low, "high": over_default.high}}
+    results = [measured_by[settings] for settings in [reference, *configs]]
     plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT, STUDIED_SAMPLERS)
     default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"], r["guidance_from"])
                    == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale, DEFAULT.guidance_from))
-    ratio = space.fsd_ratio(kept[DEFAULT], kept[reference])
+    ratio = space.fsd_ratio(labels_by[DEFAULT], labels_by[reference])
     report.section("Sampler study", f"The same {size.sampler_scenes} conditional requests (command + trajectory + layout) "
                    f"and seeds for every sampler: quality and adherence (layout IoU, median final error of the ego "
                    f"car, command accuracy). The default is {suite.describe(DEFAULT)}. Guidance from t: guidance only "
                    "at timesteps ≤ t (of 1000, counted down), the conditional prediction alone "
-                   "before.")
-    report.table(["sampler", "steps", "guidance", "guidance from t", "s / scene", "FSD (3D)", "KSD ×100", "precision", "recall", "layout IoU",
-                  "final error m", "command accuracy"],
-                 [[r["sampler"], r["steps"], r["guidance"], "every step" if r["guidance_from"] is None else r["guidance_from"], r["seconds"], r["volume_fsd"], r["volume_ksd"], r["precision"],
+                   "before. FSD / default: the setting's FSD over the default's, with the paired 95 % interval over "
+                   "the requests; a setting is better or worse than the default only where its interval leaves out 1.")
+    report.table(["sampler", "steps", "guidance", "guidance from t", "s / scene", "FSD (3D)", "FSD / default [95 %]", "KSD ×100",
+                  "precision", "recall", "layout IoU", "final error m", "command accuracy"],
+                 [[r["sampler"], r["steps"], r["guidance"], "every step" if r["guidance_from"] is None else r["guidance_from"],
+                   r["seconds"], r["volume_fsd"], distances.Estimate(**r["over_default"]), r["volume_ksd"], r["precision"],
                    r["recall"], r["layout_iou"], r["final_error_m"], r["command_accuracy"]] for r in results])
     caveat = ("" if size.sampler_scenes >= size.generated else
               f" With {size.sampler_scenes} requests (the sets above have {size.generated}) the Fréchet estimate "

@@ -20,7 +20,8 @@ GRID = VAE.config.grid()
 
 class ProceduralService:
     """Generates what the procedural city makes for the requested command (a perfect model, as far as
-    the procedural city goes); inpainting takes the masked columns from another scene."""
+    the procedural city goes), other scenes at guidance 6 (a setting unlike the default); inpainting takes
+    the masked columns from another scene."""
 
     def __init__(self):
         self.requests = []
@@ -33,7 +34,8 @@ class ProceduralService:
         command = request.conditions.command
         if request.conditions.empty():  # a drawn drive's command, as the generator draws it
             command = with_command_path(request, GRID.frames).conditions.command
-        clips = generate_drive(request.sampler.seed + 7, grid=GRID, command=command, clips=request.frames // GRID.frames)
+        seed = request.sampler.seed + (1000 if request.sampler.guidance_scale == 6 else 7)
+        clips = generate_drive(seed, grid=GRID, command=command, clips=request.frames // GRID.frames)
         labels = np.concatenate([clip.scene.labels for clip in clips])
         recipe = recipe_for(replace(request, conditions=Conditions(command=command)), {}, drawn=request.conditions.empty())
         return OccupancySequence(labels, GRID.with_frames(request.frames), metadata={"source": "generated", "recipe": recipe})
@@ -72,6 +74,11 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     # the stand-in makes the same scene for a request whatever the sampler: the paired ratio is 1 on every subset
     assert numbers["default_over_reference"] == pytest.approx({"value": 1.0, "low": 1.0, "high": 1.0})
     assert "**1.000** [1.000, 1.000]" in text and "inside the target" in text
+    unlike = [r["guidance"] == 6 for r in numbers["sampler_study"]]
+    assert sum(unlike) == 1 and "FSD / default [95 %]" in text
+    for row, other in zip(numbers["sampler_study"], unlike):  # each setting's FSD over the default's, paired
+        assert (row["over_default"]["value"] != pytest.approx(1.0)) if other else (row["over_default"] == pytest.approx(
+            {"value": 1.0, "low": 1.0, "high": 1.0}))
     assert set(numbers["long"]) == {"8/1", "8/2"}
     quality = numbers["quality"]
     assert len(quality["floor"]["volume_fsd_per_set"]) == 2
