@@ -19,14 +19,23 @@ from core.diffusion.schedule import NoiseSchedule, q_sample
 
 
 def training_targets(
-    schedule: NoiseSchedule, x0: torch.Tensor, generator: torch.Generator
+    schedule: NoiseSchedule, x0: torch.Tensor, generator: torch.Generator, *, input_perturbation: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(t (B,) long uniform in 0..N−1, noise ε like x0, x_t like x0), all drawn from `generator`."""
+    """(t (B,) long uniform in 0..N−1, noise ε like x0, x_t like x0), all drawn from `generator`.
+
+    `input_perturbation` γ > 0 (Ning et al. 2023, DDPM-IP): x_t is made with ε + γ·ξ, ξ a second draw,
+    while the target stays ε, so the model learns to undo inputs a little off the forward process, as
+    its own sampling steps hand it (exposure bias). γ = 0 draws nothing more: the stream of earlier runs."""
     if not isinstance(generator, torch.Generator):
         raise ValueError("training_targets draws t and noise: pass a torch.Generator")
+    if not input_perturbation >= 0:
+        raise ValueError(f"input perturbation must be >= 0, got {input_perturbation}")
     t = torch.randint(0, schedule.num_train_steps, (x0.shape[0],), generator=generator, device=x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    return t, noise, q_sample(schedule, x0, t, noise)
+    if not input_perturbation:
+        return t, noise, q_sample(schedule, x0, t, noise)
+    xi = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return t, noise, q_sample(schedule, x0, t, noise + input_perturbation * xi)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, keep_mask: torch.Tensor | None = None,

@@ -67,6 +67,7 @@ class DiTSettings:
     min_snr: float | None = None  # min-SNR-γ loss weighting; None: every timestep alike
     vehicle_weight: float = 1.0  # loss weight of the rollout cells that see a vehicle
     command_weights: tuple[tuple[Command, float], ...] = ()  # clips of these commands this many times per pass
+    input_perturbation: float = 0.0  # DDPM-IP's γ: x_t made with ε + γ·ξ, the target ε (0: off)
 
 
 def clip_order(commands: np.ndarray, weights: tuple[tuple[Command, float], ...], seed: int) -> np.ndarray:
@@ -218,7 +219,8 @@ class DiTTrainer:
         picked = self.indices()
         x0 = self.normalise(torch.from_numpy(np.asarray(self.cache.latents[picked], dtype=np.float32)))
         conditions = condition_batch(self.cache, picked, self.config, self.generator, self.normalise)
-        t, noise, x_t = training_targets(self.schedule, x0, self.generator)
+        t, noise, x_t = training_targets(self.schedule, x0, self.generator,
+                                         input_perturbation=self.settings.input_perturbation)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.settings) * self.rewarm()
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
@@ -403,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command-weights", nargs="+", default=[], metavar="COMMAND=W",
                         help="see the clips of a command W times per pass over the cache (1 unless given), "
                              "e.g. left=2.5 right=2")
+    parser.add_argument("--input-perturbation", type=float, default=0.0, metavar="GAMMA",
+                        help="make x_t with noise + GAMMA × a second draw, the target the first (DDPM-IP, e.g. 0.1; "
+                             "0: off)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--resume-compact", metavar="FILE", help="continue from a compact.safetensors (fresh optimiser)")
     parser.add_argument("--forget-token-conditions", action="store_true",
@@ -418,9 +423,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--min-snr must be > 0, got {args.min_snr}")
         if not args.vehicle_weight > 0:
             raise InputError(f"--vehicle-weight must be > 0, got {args.vehicle_weight}")
+        if not args.input_perturbation >= 0:
+            raise InputError(f"--input-perturbation must be >= 0, got {args.input_perturbation}")
         settings = DiTSettings(Path(args.out), args.steps, args.batch, args.lr, args.warmup, args.ema,
                                args.save_every, args.amp, args.stop_after, args.seed, args.min_snr, args.vehicle_weight,
-                               parse_command_weights(args.command_weights))
+                               parse_command_weights(args.command_weights), args.input_perturbation)
         settings.out.mkdir(parents=True, exist_ok=True)
         init_distributed(world)
         trainer = DiTTrainer(config, cache, settings, rank=rank, world=world)

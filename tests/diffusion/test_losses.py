@@ -57,6 +57,18 @@ def test_training_targets_are_consistent_and_seeded():
         training_targets(SCHEDULE, x0, None)
 
 
+def test_input_perturbation_moves_x_t_off_the_forward_process_by_gamma_and_keeps_the_target():
+    x0 = torch.randn(16, 4, 32, 32, generator=generator(1))
+    t, noise, plain = training_targets(SCHEDULE, x0, generator(2))
+    t_ip, noise_ip, perturbed = training_targets(SCHEDULE, x0, generator(2), input_perturbation=0.1)
+    assert torch.equal(t, t_ip) and torch.equal(noise, noise_ip)  # the same t and target ε
+    off = (perturbed - plain) / (1 - SCHEDULE.alphas_cumprod[t]).sqrt().view(-1, 1, 1, 1).float()
+    assert float(off.std()) == pytest.approx(0.1, rel=0.05)  # √(1 − ᾱ_t) · γ · ξ
+    assert abs(float((off * noise).mean())) < 0.01  # ξ is a fresh draw, not the target
+    with pytest.raises(ValueError, match="input perturbation"):
+        training_targets(SCHEDULE, x0, generator(2), input_perturbation=-0.1)
+
+
 def test_diffusion_loss_is_zero_for_the_exact_denoiser_and_trains_a_model():
     x0 = torch.randn(2, 3, 4, 4, generator=generator(1), dtype=torch.float64)
     loss = diffusion_loss(point_denoiser(SCHEDULE, x0), SCHEDULE, x0, generator=generator(2))

@@ -45,12 +45,12 @@ def test_resume_is_exact(cache, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_weighted_losses_train_and_stress_the_noisy_timesteps_and_the_vehicles(cache, tmp_path, capsys):
+def test_weighted_losses_and_input_perturbation_train_and_stress_the_noisy_timesteps_and_the_vehicles(cache, tmp_path, capsys):
     from core.train.cache_latents import open_cache
     from core.train.train_dit import DiTSettings, DiTTrainer, config_for_cache
 
     assert main(["--cache", str(cache), "--out", str(tmp_path / "w"), "--steps", "150", "--lr", "3e-3",
-                 "--min-snr", "5", "--vehicle-weight", "3", *TINY]) == 0
+                 "--min-snr", "5", "--vehicle-weight", "3", "--input-perturbation", "0.1", *TINY]) == 0
     losses = [json.loads(line)["loss"] for line in (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < losses[0]
     latents = open_cache(cache)
@@ -66,6 +66,8 @@ def test_weighted_losses_train_and_stress_the_noisy_timesteps_and_the_vehicles(c
     for flag, value in (("--min-snr", "0"), ("--vehicle-weight", "-1")):
         assert main(["--cache", str(cache), "--out", str(tmp_path / "x"), flag, value, *TINY]) == 2
         assert f"{flag} must be > 0" in capsys.readouterr().err
+    assert main(["--cache", str(cache), "--out", str(tmp_path / "x"), "--input-perturbation", "-0.1", *TINY]) == 2
+    assert "--input-perturbation must be >= 0" in capsys.readouterr().err
 
 
 def test_bad_cache(tmp_path, capsys):
