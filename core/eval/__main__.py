@@ -81,7 +81,7 @@ def report(args: argparse.Namespace) -> int:
     network = load_bundle(checkpoints / "scene_features", kind="scene-features")
     service = SceneGenerator(checkpoints=checkpoints)
     path = build_report(service if args.keep is None else KeptScenes(service, args.keep), vae, network, Path(args.out),
-                        quick=args.quick, sampler_scenes=args.sampler_scenes)
+                        quick=args.quick, sampler_scenes=args.sampler_scenes, checkpoints=checkpoints)
     print(f"wrote {path}")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.api import GUIDE
+from core.checkpoint import bundle_hash, read_bundle_meta
 from core.data.palette import PALETTE
 from core.eval import adherence, distances, suite
 from core.eval.plots import plot_per_class, plot_sampler_study, sample_grid
@@ -313,7 +314,30 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
     report.numbers["default_over_reference"] = {"value": ratio.value, "low": ratio.low, "high": ratio.high}
 
 
-def build_report(service: SceneService, vae, network, out: Path, *, quick: bool, sampler_scenes: int | None = None) -> Path:
+MEASURED_BUNDLES = ("vae_cpu", "dit_cpu", f"{GUIDE}_cpu", "scene_features")
+"""The bundles of a checkpoints folder a report measures with, in the order its Models table lists them."""
+
+
+def write_models(report: Report, checkpoints: Path) -> None:
+    """Which bundles were measured (hash as in the recipes) and what their training took, from their notes."""
+    models = {}
+    for name in MEASURED_BUNDLES:
+        if (checkpoints / name / "config.json").is_file():
+            meta = read_bundle_meta(checkpoints / name)
+            notes = meta.get("notes", {})
+            models[name] = {"kind": meta["kind"], "hash": bundle_hash(checkpoints / name), "steps": notes.get("steps"),
+                            "train_minutes": notes.get("train_minutes")}
+    report.section("Models", "The bundles measured here (hashes as in the scenes' recipes) and their training on "
+                   "2 CPU cores. How each was trained, every change made to reach the figures below and the "
+                   "attempts not kept: [checkpoints/README.md](../checkpoints/README.md).")
+    report.table(["bundle", "kind", "hash", "training steps", "training CPU-minutes"],
+                 [[name, m["kind"], f"`{m['hash']}`", "–" if m["steps"] is None else f"{m['steps']:,}",
+                   "–" if m["train_minutes"] is None else f"{m['train_minutes']:,.0f}"] for name, m in models.items()])
+    report.numbers["models"] = models
+
+
+def build_report(service: SceneService, vae, network, out: Path, *, quick: bool, sampler_scenes: int | None = None,
+                 checkpoints: Path | None = None) -> Path:
     size = suite.SIZES["quick" if quick else "full"]
     if sampler_scenes is not None:
         size = replace(size, sampler_scenes=sampler_scenes)
@@ -323,6 +347,8 @@ def build_report(service: SceneService, vae, network, out: Path, *, quick: bool,
     report = Report(out, [f"# DynamicCity Studio evaluation ({'quick' if quick else 'full'} mode)", "",
                           "Regenerate with `python -m core.eval report --out report/" + (" --quick" if quick else "")
                           + ("" if sampler_scenes is None else f" --sampler-scenes {sampler_scenes}") + "`."], {})
+    if checkpoints is not None:
+        write_models(report, checkpoints)
     space = suite.FeatureSpace(network, [c.scene.labels for c in suite.real_clips(grid, suite.REFERENCE, size.reference)], size.rounds)
     stages = [
         ("reconstruction", lambda: write_reconstruction(report, vae, size, grid)),

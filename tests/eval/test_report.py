@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from core.checkpoint import bundle_hash, save_bundle
 from core.config import FEATURE_PRESETS, VAE_PRESETS
 from core.data.procedural import generate_drive
 from core.eval import report as report_module, suite
@@ -100,12 +101,21 @@ def test_the_report_has_every_section_and_its_figures(small, tmp_path):
     assert "With 4 requests (the sets above have 5)" in text and "`--sampler-scenes 5`" in text  # too few to rank
 
 
-def test_the_sampler_study_size_can_be_chosen(small, tmp_path):
+def test_the_sampler_study_size_can_be_chosen_and_the_measured_bundles_are_listed(small, tmp_path):
     network = SceneFeatureNet(FEATURE_PRESETS["tiny"])
-    path = report_module.build_report(ProceduralService(), VAE, network, tmp_path, quick=True, sampler_scenes=5)
+    checkpoints = tmp_path / "checkpoints"
+    save_bundle(VAE, checkpoints / "vae_cpu", kind="hexplane-vae", notes={"steps": 3500, "train_minutes": 89.5})
+    save_bundle(network, checkpoints / "scene_features", kind="scene-features")  # no training notes
+    path = report_module.build_report(ProceduralService(), VAE, network, tmp_path / "report", quick=True, sampler_scenes=5,
+                                      checkpoints=checkpoints)
     text = path.read_text()
     assert "The same 5 conditional requests" in text and "--sampler-scenes 5" in text
     assert "With 5 requests" not in text  # as many as the other sets: no warning
+    assert "## Models" in text and "../checkpoints/README.md" in text
+    assert f"| vae_cpu | hexplane-vae | `{bundle_hash(checkpoints / 'vae_cpu')}` | 3,500 | 90 |" in text
+    assert "| scene_features | scene-features |" in text and "dit_cpu" not in text  # only the bundles there
+    models = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
+    assert models["scene_features"]["steps"] is None and models["vae_cpu"]["train_minutes"] == 89.5
 
 
 def test_too_few_sampler_scenes_is_a_clear_error(capsys):
