@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: write files only
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from core.data.palette import PALETTE  # noqa: E402
@@ -33,9 +34,9 @@ def plot_per_class(per_class: dict[int, float], path: Path, title: str) -> Path:
 
 
 def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings, samplers: Sequence[str]) -> Path:
-    """Two panels. Left: scene distance against seconds per scene, one line per sampler of `samplers`
-    (over its step counts) at the `default` guidance scale and start, on a log scale. Right: the default sampler and
-    steps at each guidance scale and start, as bars. DDPM rows are drawn as a reference line on both."""
+    """Two panels. Left: scene distance (log scale) against seconds per scene, one line per sampler of
+    `samplers` (over its step counts) at the `default` guidance scale and start. Right: the default sampler
+    and steps at each guidance scale and start, as bars. DDPM rows are drawn as a reference line on both."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     usual = [r for r in results if r["guidance_from"] == default.guidance_from]
     offsets = itertools.cycle([(5, 3), (5, -11), (5, 9)])  # each sampler its own label offset: their points lie at the same times
@@ -49,7 +50,7 @@ def plot_sampler_study(results: list[dict], path: Path, default: SamplerSettings
     left.set_xlabel("seconds per scene (2 CPU cores); numbers: steps")
     left.set_ylabel("FSD (3D), lower is better (log scale)")
     left.set_yscale("log")  # a sampler that fails at few steps lies far above: the rest stay apart
-    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
     left.yaxis.set_major_formatter(plain)
     left.yaxis.set_minor_formatter(plain)
     left.tick_params(axis="y", which="minor", labelsize=7)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -282,11 +282,10 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
                                  "guidance_from": settings.guidance_from, "seconds": generated.seconds_per_scene,
                                  **suite.plain(space.compare(labels)),
                                  **suite.adherence_summary(generated.scenes, clips, layout=True, trajectory=True, command=True),
-                                 "over_default": {"value": over_default.value, "low": over_default.low, "high": over_default.high}}
+                                 "over_default": asdict(over_default)}
     results = [measured_by[settings] for settings in [reference, *configs]]
     plot_sampler_study(results, report.out / "sampler_study.png", DEFAULT, STUDIED_SAMPLERS)
-    default = next(r for r in results if (r["sampler"], r["steps"], r["guidance"], r["guidance_from"])
-                   == (DEFAULT.sampler, DEFAULT.steps, DEFAULT.guidance_scale, DEFAULT.guidance_from))
+    default = measured_by[DEFAULT]
     ratio = space.fsd_ratio(labels_by[DEFAULT], labels_by[reference])
     report.section("Sampler study", f"The same {size.sampler_scenes} conditional requests (command + trajectory + layout) "
                    f"and seeds for every sampler: quality and adherence (layout IoU, median final error of the ego "
@@ -311,7 +310,7 @@ def write_sampler_study(report: Report, service: SceneService, space: suite.Feat
                         f"same requests for both samplers: {verdict}), at {default['seconds']:.1f} s against "
                         f"{results[0]['seconds']:.1f} s per scene.{caveat}\n\n![sampler study](sampler_study.png)")
     report.numbers["sampler_study"] = results
-    report.numbers["default_over_reference"] = {"value": ratio.value, "low": ratio.low, "high": ratio.high}
+    report.numbers["default_over_reference"] = asdict(ratio)
 
 
 MEASURED_BUNDLES = ("vae_cpu", "dit_cpu", f"{GUIDE}_cpu", "scene_features")
