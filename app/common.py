@@ -23,6 +23,13 @@ def progress_reporter(progress: gr.Progress) -> Callable[[ProgressEvent], None]:
     return report
 
 
+def specks_checkbox() -> gr.Checkbox:
+    """Whether generated scenes get their vehicle specks removed (`core.postprocess`); on in the app, where
+    scenes are shown to people, off in the API and the CLI, which give the models' own output."""
+    return gr.Checkbox(value=True, label="remove vehicle specks",
+                       info="vehicle bits smaller than a car become what the decoder ranks next")
+
+
 def view_outputs(state: handlers.SessionState, view: handlers.SceneView) -> tuple:
     """Values for [state, video, .npz download, .mp4 download, 3D view, counts, summary, frame slider, gallery]."""
     slider = gr.update(maximum=view.frames - 1, value=0, interactive=view.frames > 1)

@@ -1,12 +1,14 @@
 """VAE ablation at an equal training budget: Projection Module vs average pooling, and Expansion &
 Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our procedural city).
 
-    python bench/vae_ablation.py [--steps 600] [--eval-clips 8] [--convention anchored|ego] [--out runs/ablation]
+    python bench/vae_ablation.py [--steps 600] [--eval-every N] [--eval-clips 8] [--convention anchored|ego]
+                                 [--out runs/ablation]
 
 Each variant trains from the same seed on the same clips for the same number of steps (cpu preset, the
 trainer's default precision; anchored clips, or with `--convention ego` clips in the ego vehicle's
 frame, as CarlaSC and Occ3D store them, where the static world moves through the grid), then is
-evaluated on the same held-out test clips. Printed: held-out mIoU, binary IoU, training minutes and
+evaluated on the same held-out test clips (also every `--eval-every` steps on the way, in each
+variant's metrics.jsonl). Printed: held-out mIoU, binary IoU, training minutes and
 seconds per step, and the differences to the full model. Runs are resumable (`--resume`), since a budget
 of many minutes per variant is the point.
 """
@@ -40,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--eval-clips", type=int, default=8)
+    parser.add_argument("--eval-every", type=int, help="also evaluate every N steps (default: only at the end)")
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
     parser.add_argument("--resume", action="store_true")
@@ -55,7 +58,7 @@ def main() -> None:
         folder = Path(args.out) / (name.split(" (")[0].replace(" + ", "_").replace(" ", "-") + suffix)
         done = (folder / "metrics.jsonl").is_file() and last_eval(folder)["step"] >= args.steps
         if not done:
-            command = ["--out", str(folder), "--preset", "cpu", "--steps", str(args.steps), "--eval-every", str(args.steps),
+            command = ["--out", str(folder), "--preset", "cpu", "--steps", str(args.steps), "--eval-every", str(args.eval_every or args.steps),
                        "--eval-clips", str(args.eval_clips), "--warmup", "100", "--density", "1.5",
                        "--convention", args.convention]
             command += ["--set", *overrides] if overrides else []

@@ -2,7 +2,7 @@
 
     python bench/vehicle_debris.py [--checkpoints DIR] [--requests 16] [--noise 0.1 0.2 0.3]
                                    [--one-step 50 200 400 600] [--from-noised 200 400 600]
-                                   [--planes-from 600] [--samplers dpm++:25:4 dpm++:25:1]
+                                   [--planes-from 600] [--samplers dpm++:25:4 dpm++:25:1] [--keep DIR]
 
 Vehicle debris is the share of vehicle blobs (seen from above, all frames) smaller than a car
 (`core.eval.temporal.vehicle_debris`). Printed for the requests' real scenes; for the VAE's
@@ -15,7 +15,11 @@ first sampler setting's steps from there down: what its own steps make of cars i
 the real latent with one group of planes (xy; xz + yz; tx + ty; tz) taken from that sample from the
 `--planes-from` timestep (which of the DiT's planes break cars up), with each plane's rms error; and
 for the DiT's scenes for the same requests (command, trajectory and layout) at each sampler setting.
-Also the share of voxels that are vehicle, and the median blob size in cells.
+Also the share of voxels that are vehicle, the median blob size in cells, and the debris taken apart:
+per frame the car-sized blobs (`cars`), the smaller blobs away from the grid's edge (`specks`, which
+`SamplerSettings.remove_specks` removes) and those the edge cuts (`cut`: in real scenes all the
+debris), and the share of the vehicle voxels that lie in specks. `--keep DIR` keeps the generated
+scenes (`core.eval.kept`), shared with `bench/sampler_settings.py --keep DIR`.
 """
 
 from __future__ import annotations
@@ -36,18 +40,31 @@ from core.conditions.tensors import to_dit_conditions  # noqa: E402
 from core.diffusion import LOG_SNR_SAMPLERS, sample  # noqa: E402
 from core.diffusion.schedule import predict_x0, q_sample, spaced_timesteps  # noqa: E402
 from core.eval import suite  # noqa: E402
-from core.eval.adherence import VEHICLE  # noqa: E402
-from core.eval.geometry import blobs  # noqa: E402
+from core.eval.kept import KeptScenes  # noqa: E402
 from core.eval.temporal import vehicle_debris  # noqa: E402
 from core.models.hexplane import PLANES, HexPlane, rollout, unroll  # noqa: E402
+from core.postprocess import MIN_CAR_CELLS, VEHICLE, vehicle_blobs, vehicle_specks  # noqa: E402
 from core.types import OccupancySequence  # noqa: E402
 
 
+HEADER = (f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>12}  {'cars':>5}  {'specks':>6}  "
+          f"{'cut':>5}  {'in specks %':>11}")
+
+
 def row(name: str, scenes: list[np.ndarray], grid) -> str:
+    """Debris, vehicle share and median blob size; per frame the car-sized blobs, the specks (smaller,
+    away from the edge) and the small blobs the edge cuts; the share of vehicle voxels in specks."""
     debris = np.mean([vehicle_debris(OccupancySequence(labels, grid)) for labels in scenes])
-    sizes = [blob.cells for labels in scenes for frame in labels for blob in blobs((frame == VEHICLE).any(axis=2))]
+    found = [vehicle_blobs(frame) for labels in scenes for frame in labels]
+    sizes = np.concatenate([blob_sizes[1:] for _, blob_sizes, _ in found])
+    cut = np.concatenate([blob_cut[1:] for _, _, blob_cut in found])
+    car, frames = sizes >= MIN_CAR_CELLS, len(found)
+    in_specks = sum(int(vehicle_specks(labels, MIN_CAR_CELLS).sum()) for labels in scenes)
+    vehicle = sum(int((labels == VEHICLE).sum()) for labels in scenes)
     share = 100 * np.mean([(labels == VEHICLE).mean() for labels in scenes])
-    return f"{name:<62}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if sizes else 0:11.0f}"
+    return (f"{name:<62}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if len(sizes) else 0:12.0f}  "
+            f"{car.sum() / frames:5.1f}  {(~car & ~cut).sum() / frames:6.1f}  {(~car & cut).sum() / frames:5.1f}  "
+            f"{100 * in_specks / max(vehicle, 1):11.1f}")
 
 
 @torch.no_grad()
@@ -141,6 +158,7 @@ def main() -> None:
                         help="the real latent with each group of planes from the DiT's sample from t = T")
     parser.add_argument("--samplers", type=sampler_spec, nargs="*", default=[sampler_spec("dpm++:25")],
                         metavar="NAME:STEPS[:GUIDANCE]")
+    parser.add_argument("--keep", metavar="DIR", help="keep the generated scenes in DIR and read back those there")
     args = parser.parse_args()
     folder = Path(args.checkpoints)
     vae = load_bundle(folder / "vae_cpu", kind="hexplane-vae")
@@ -149,7 +167,7 @@ def main() -> None:
     clips = suite.real_clips(grid, suite.CONDITIONS, args.requests)
     real = [clip.scene.labels for clip in clips]
     print(f"{args.requests} requests (command + trajectory + layout) and their real scenes\n")
-    print(f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>11}")
+    print(HEADER)
     print(row("real", real, grid), flush=True)
     for noise in [0.0, *args.noise]:
         print(row(f"real through the VAE, latent noise {noise:g}", noisy_reconstructions(vae, dit_config, real, noise), grid),
@@ -168,8 +186,9 @@ def main() -> None:
                       grid), flush=True)
         print(f"rms error per plane (normalised units): {plane_errors(service, pairs)}", flush=True)
     asked = [suite.conditions_of(clip) for clip in clips]
+    kept = KeptScenes(service, args.keep) if args.keep else service
     for settings in args.samplers:
-        generated = suite.generate_set(service, asked, settings, frames=grid.frames)
+        generated = suite.generate_set(kept, asked, settings, frames=grid.frames)
         print(row(f"generated, {suite.describe(settings)}", [s.labels for s in generated.scenes], grid), flush=True)
 
 

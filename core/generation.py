@@ -19,6 +19,7 @@ from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import relative_to_first
 from core.conditions.tensors import to_dit_conditions
 from core.pipeline import LatentPipeline
+from core.postprocess import VEHICLE, min_car_cells, remove_vehicle_specks
 from core.types import (
     Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, OccupancySequence, ProgressCallback, ProgressEvent,
     SamplerSettings, Trajectory,
@@ -108,10 +109,27 @@ def decode_clips(pipeline: LatentPipeline, request: GenerationRequest, rolled: l
     labels = []
     for clip, latent in enumerate(rolled):
         _report(on_progress, "decoding", clip + 1, len(rolled))
-        labels.append(pipeline.decode(latent.to(pipeline.device)))
+        labels.append(decode_clip(pipeline, latent.to(pipeline.device), request.sampler))
     poses = world_poses(request.conditions.trajectory, request.frames)
     metadata = {"source": "generated", "clip_frames": grid.frames, "command": _command_name(request.conditions.command)}
     return OccupancySequence(np.concatenate(labels), grid.with_frames(request.frames), poses=poses, metadata=metadata)
+
+
+def decode_clip(pipeline: LatentPipeline, rolled: torch.Tensor, settings: SamplerSettings, *,
+                source: np.ndarray | None = None, region: np.ndarray | None = None) -> np.ndarray:
+    """One sampled clip's (T, X, Y, Z) class ids, its vehicle specks removed when `settings` ask
+    (`core.postprocess`); with `source` and `region` (bool, same shape), decoded inside the region
+    and the source's own voxels outside it, exactly."""
+    fallback = None
+    if settings.remove_specks:
+        labels, fallback = pipeline.decode_with_fallback(rolled, VEHICLE)
+    else:
+        labels = pipeline.decode(rolled)
+    if source is not None:
+        labels = np.where(region, labels, source).astype(np.uint8)
+    if fallback is not None:
+        labels = remove_vehicle_specks(labels, fallback, min_car_cells(pipeline.vae.config.grid()), editable=region)
+    return labels
 
 
 def _next_anchor(poses: np.ndarray) -> np.ndarray:
@@ -143,7 +161,7 @@ def extend_scene(pipeline: LatentPipeline, scene: OccupancySequence, settings: S
     history = [*scene.metadata.get("extensions", []), {"sampler": settings.__dict__,
                "trajectory": None if trajectory is None else trajectory.poses.tolist()}]
     metadata = {**scene.metadata, "clip_frames": clip_frames, "extensions": history}
-    labels = np.concatenate([scene.labels, pipeline.decode(rolled)])
+    labels = np.concatenate([scene.labels, decode_clip(pipeline, rolled, settings)])
     return OccupancySequence(labels, scene.grid.with_frames(len(labels)), poses, None, "anchored", metadata)
 
 
@@ -178,7 +196,7 @@ def inpaint_scene(pipeline: LatentPipeline, scene: OccupancySequence, mask: np.n
     _report(on_progress, "decoding", 1, 1)
     region = np.zeros(scene.labels.shape, bool)
     region[frames if frames is not None else slice(None)] = mask[None, :, :, None]
-    labels = np.where(region, pipeline.decode(rolled), scene.labels).astype(np.uint8)
+    labels = decode_clip(pipeline, rolled, settings, source=scene.labels, region=region)
     metadata = {**scene.metadata, "source": "inpainted"}
     return OccupancySequence(labels, scene.grid, scene.poses, scene.unobserved, scene.convention, metadata)
 
@@ -212,7 +230,8 @@ def recipe_for(request: GenerationRequest, checkpoints: dict[str, str], *, drawn
         "version": RECIPE_VERSION, "mode": "generate", "frames": request.frames,
         "sampler": {"sampler": request.sampler.sampler, "steps": request.sampler.steps,
                     "guidance_scale": request.sampler.guidance_scale, "seed": request.sampler.seed,
-                    "guidance_from": request.sampler.guidance_from},
+                    "guidance_from": request.sampler.guidance_from,
+                    **({"remove_specks": True} if request.sampler.remove_specks else {})},
         "conditions": {
             "command": _command_name(conditions.command),
             "trajectory": None if conditions.trajectory is None else conditions.trajectory.poses.tolist(),

@@ -61,8 +61,19 @@ class LatentPipeline:
     @torch.no_grad()
     def decode(self, rolled: torch.Tensor) -> np.ndarray:
         """(1, C, H, W) normalised rollout → (T, X, Y, Z) uint8 class ids."""
-        latent = unroll(rolled * self.std + self.mean, self.dit.config.latent_sizes)
-        return self.vae.decode(latent).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
+        return _class_ids(self._logits(rolled))
+
+    @torch.no_grad()
+    def decode_with_fallback(self, rolled: torch.Tensor, excluded: int) -> tuple[np.ndarray, np.ndarray]:
+        """`decode`, and the decoder's best class other than `excluded` at every voxel."""
+        logits = self._logits(rolled)
+        labels = _class_ids(logits)
+        logits[excluded] = -torch.inf
+        return labels, _class_ids(logits)
+
+    def _logits(self, rolled: torch.Tensor) -> torch.Tensor:
+        """(1, C, H, W) normalised rollout → (classes, T, X, Y, Z) logits."""
+        return self.vae.decode(unroll(rolled * self.std + self.mean, self.dit.config.latent_sizes))[0]
 
     def denoiser(self, conditions: DiTConditions, guidance_scale: float, guidance_from: int | None = None):
         """The DiT as a guided `denoise_fn` (guidance from timestep `guidance_from` down; None: at every
@@ -100,6 +111,10 @@ class LatentPipeline:
         spacing = "log_snr" if settings.sampler in LOG_SNR_SAMPLERS else "uniform"
         return sample(settings.sampler, denoise_fn, x_T, self.schedule, num_steps=steps, spacing=spacing,
                       generator=generator, callback=callback)
+
+
+def _class_ids(logits: torch.Tensor) -> np.ndarray:
+    return logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
 
 
 def prediction(dit: HexPlaneDiT, conditions: DiTConditions):

@@ -255,13 +255,16 @@ class SamplerSettings:
     though 16 requests had ranked it first. Guidance 4: on 64 requests the 24,000-step DiT's scene
     distance fell with less guidance (0.76 at 4, 0.70 at 3, 0.64 at 2) but its ego car followed the path
     less (median final error 0.68, 0.89, 1.22 m; the asked command 92, 91, 86 %); at 34,500 steps 3 no
-    longer gained (0.75 at 4, 0.76 at 3)."""
+    longer gained (0.75 at 4, 0.76 at 3).
+    `remove_specks` relabels the decoded scene's vehicle specks, vehicle blobs smaller than a car away
+    from the grid's edge, with the decoder's next choice (`core.postprocess`); off: the models' own output."""
 
     sampler: str = "dpm++"
     steps: int = 25
     guidance_scale: float = 4.0
     seed: int = 0
     guidance_from: int | None = None
+    remove_specks: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLER_NAMES:
@@ -274,6 +277,8 @@ class SamplerSettings:
             raise InputError(f"seed must be in 0..{2**31 - 1}, got {self.seed}")
         if self.guidance_from is not None and not 0 <= int(self.guidance_from) <= 999:
             raise InputError(f"guidance_from must be a timestep in 0..999 or None, got {self.guidance_from}")
+        if not isinstance(self.remove_specks, bool):
+            raise InputError(f"remove_specks must be true or false, got {self.remove_specks!r}")
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,12 @@ from core.conditions.command import command_from_trajectory
 from core.data.palette import PALETTE
 from core.data.procedural import static_bev_layout
 from core.eval.geometry import Blob, blobs
+from core.postprocess import MIN_CAR_CELLS, VEHICLE
 from core.types import Command, GridSpec, OccupancySequence, Trajectory
 
 DYNAMIC = tuple(PALETTE.class_id(name) for name in ("vehicle", "pedestrian", "bicycle"))
-VEHICLE = PALETTE.class_id("vehicle")
 ROAD = PALETTE.class_id("road")
 SEAM_CLASSES = tuple(PALETTE.class_id(name) for name in ("road", "sidewalk"))
-MIN_CAR_CELLS = 6  # a car at 0.8 m is about 6 × 3 cells seen from above; smaller blobs are debris
 
 
 

@@ -10,9 +10,10 @@ can. Inpainting and extension are not kept (the report's few are quick). Generat
 makes its scene again bit for bit), so a kept scene is the scene the request would get; a change of the
 generation code that keeps the recipe format is not seen, so keep a folder for one version of the code.
 
-The DiT's samples are kept too (`*.latents.npz`, named the same way but without the VAE's hash, which
-they do not depend on): with another decoder (a VAE whose decoder alone was trained further) a request
-is decoded from its kept sample, in a fraction of a second, instead of sampled again.
+The DiT's samples are kept too (`*.latents.npz`, named the same way but without the VAE's hash and the
+vehicle-speck setting, which they do not depend on): with another decoder (a VAE whose decoder alone was
+trained further), or with specks removed, a request is decoded from its kept sample, in a fraction of a
+second, instead of sampled again.
 Each kept scene records the seconds its generation took (`suite.GENERATION_SECONDS` in its metadata),
 which `suite.generate_set` reports instead of the time to read it back; a scene decoded from a kept
 sample records the seconds its sampling took plus those of its decoding.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,8 @@ class KeptScenes:
     def key(self, request: GenerationRequest, *, vae: bool = True) -> str:
         """The name of a request's kept scene; with `vae` off, of its kept sample (the VAE's hash left out)."""
         hashes = {name: digest for name, digest in self.generator.hashes_for(request).items() if vae or name != "vae"}
+        if not vae:  # the sample does not depend on how it is decoded
+            request = replace(request, sampler=replace(request.sampler, remove_specks=False))
         described = {"recipe": recipe_for(request, hashes), "command_path": request.command_path,
                      "device": self.generator.device, "torch": torch.__version__}
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]

@@ -142,10 +142,11 @@ class GeneratedSet:
 
 
 def describe(settings: SamplerSettings) -> str:
-    """'dpm++ 25 steps, guidance 4 from t = 500' (or 'at every step')."""
+    """'dpm++ 25 steps, guidance 4 from t = 500' (or 'at every step'; ', vehicle specks removed')."""
     every = settings.guidance_from is None or settings.guidance_from >= 999
     return (f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g} "
-            + ("at every step" if every else f"from t = {settings.guidance_from}"))
+            + ("at every step" if every else f"from t = {settings.guidance_from}")
+            + (", vehicle specks removed" if settings.remove_specks else ""))
 
 
 def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int,

@@ -16,6 +16,7 @@ class FakeService:
     def __init__(self) -> None:
         self.rendered: list[str] = []
         self.requests: list = []
+        self.settings: list = []  # of inpainting and extension
 
     def grid_presets(self) -> list[str]:
         return ["cpu", "carlasc"]
@@ -84,6 +85,7 @@ class FakeService:
         return self.generate(GenerationRequest(Conditions(command=command), SamplerSettings(seed=recipe["seed"]), recipe["frames"]))
 
     def inpaint(self, scene, mask, settings, *, frames=None, on_progress=None) -> OccupancySequence:
+        self.settings.append(settings)
         labels = scene.labels.copy()
         labels[:, mask, 1] = 10
         return OccupancySequence(labels, scene.grid, scene.poses, scene.unobserved, scene.convention,
@@ -104,5 +106,6 @@ class FakeService:
         return path
 
     def extend(self, scene, settings, *, trajectory=None, on_progress=None) -> OccupancySequence:
+        self.settings.append(settings)
         labels = np.concatenate([scene.labels, scene.labels[-4:]])
         return OccupancySequence(labels, scene.grid.with_frames(len(labels)), metadata={**scene.metadata, "clip_frames": 4})

@@ -1,6 +1,7 @@
 """bench/vehicle_debris.py: the noise-free path is the VAE's reconstruction; noise changes the decoded scene."""
 
 import numpy as np
+import pytest
 import torch
 
 from bench.vehicle_debris import noisy_reconstructions
@@ -42,3 +43,20 @@ def test_planes_taken_from_the_sample_are_those_named_and_no_others():
     assert torch.equal(whole, made)
     assert "tz 0.00" not in plane_errors(service, [(real, made)]) and "xy" in plane_errors(service, [(real, made)])
     assert plane_errors(service, [(made, made)]).count("0.00") == len(PLANES)
+
+
+def test_a_row_takes_the_debris_apart_into_specks_and_blobs_the_edge_cuts():
+    from bench.vehicle_debris import HEADER, row
+    from core.postprocess import VEHICLE
+    from core.types import GridSpec
+
+    grid = GridSpec(frames=2, cells=(12, 12, 2), voxel_size=(0.8, 0.8, 0.5), origin=(0, 0, 0), num_classes=12)
+    labels = np.zeros(grid.shape, np.uint8)
+    labels[:, 2:5, 2:4, 0] = VEHICLE  # a car (6 cells) in both frames
+    labels[0, 8, 8:10, :] = VEHICLE  # a speck of 2 cells, 4 voxels
+    labels[1, 0, 6:8, 0] = VEHICLE  # a piece the edge cuts
+    fields = row("test", [labels], grid).split()
+    named = dict(zip(HEADER.replace("debris %", "debris").replace("vehicle %", "vehicle").replace("median cells", "median")
+                     .replace("in specks %", "in_specks").split()[1:], map(float, fields[1:])))
+    assert named == pytest.approx({"debris": 50.0, "vehicle": 100 * 18 / labels.size, "median": 4.0, "cars": 1.0,
+                                   "specks": 0.5, "cut": 0.5, "in_specks": 100 * 4 / 18}, abs=0.06)

@@ -268,6 +268,9 @@ def test_generate_cli(service, tmp_path, capsys):
     alone = tmp_path / "alone.npz"
     assert main(["--checkpoints", folder, "--command", "left", "--no-path", "--steps", "3", "--frames", "4", "--out", str(alone)]) == 0
     assert json.loads(alone.with_suffix(".recipe.json").read_text())["conditions"]["trajectory"] is None
+    tidy = tmp_path / "tidy.npz"
+    assert main(["--checkpoints", folder, "--command", "left", "--remove-specks", "--steps", "3", "--frames", "4", "--out", str(tidy)]) == 0
+    assert json.loads(tidy.with_suffix(".recipe.json").read_text())["sampler"]["remove_specks"] is True
     again = tmp_path / "b.npz"
     assert main(["--checkpoints", folder, "--recipe", str(recipe), "--out", str(again)]) == 0
     assert np.array_equal(np.load(out)["labels"], np.load(again)["labels"])
@@ -297,3 +300,56 @@ def test_extend_adds_a_clip_and_continues_the_poses(service):
     assert longest.num_frames == 32
     with pytest.raises(InputError, match="can grow to 32 frames"):
         service.extend(longest, SamplerSettings(steps=2))
+
+
+@pytest.fixture(scope="module")
+def speckled(tmp_path_factory):
+    """The tiny bundles with a decoder that favours vehicles, so its scenes hold vehicle specks."""
+    from core.postprocess import VEHICLE
+
+    folder = tmp_path_factory.mktemp("speckled")
+    torch.manual_seed(0)
+    vae = randomised(HexPlaneVAE(vae_preset("tiny")), 1)
+    with torch.no_grad():
+        vae.decoder.to_logits[2].bias[VEHICLE] += 0.5
+    save_bundle(vae, folder / "vae_cpu", kind="hexplane-vae")
+    save_bundle(randomised(HexPlaneDiT(dit_preset("tiny")), 2), folder / "dit_cpu", kind="hexplane-dit")
+    return SceneGenerator(checkpoints=folder)
+
+
+def test_removing_specks_changes_only_the_specks_and_is_kept_in_the_recipe(speckled, tmp_path):
+    from core.eval.kept import KeptScenes
+    from core.postprocess import VEHICLE, vehicle_specks
+
+    raw = speckled.generate(request(frames=8, command=Command.LEFT))
+    specks = vehicle_specks(raw.labels, 6)
+    assert specks.any() and (raw.labels == VEHICLE).sum() > specks.sum()  # specks and bigger blobs to start from
+    tidy_request = GenerationRequest(Conditions(command=Command.LEFT), replace(SETTINGS, remove_specks=True), 8)
+    tidy = speckled.generate(tidy_request)
+    assert np.array_equal(tidy.labels != raw.labels, specks) and not (tidy.labels[specks] == VEHICLE).any()
+    assert not vehicle_specks(tidy.labels, 6).any()
+    assert tidy.metadata["recipe"]["sampler"]["remove_specks"] is True
+    assert "remove_specks" not in raw.metadata["recipe"]["sampler"]  # recipes made without it read as before
+    assert np.array_equal(speckled.generate_from_recipe(tidy.metadata["recipe"]).labels, tidy.labels)
+    assert np.array_equal(speckled.generate_from_recipe(raw.metadata["recipe"]).labels, raw.labels)
+    kept = KeptScenes(speckled, tmp_path)
+    kept.generate(request(frames=8, command=Command.LEFT))
+    assert np.array_equal(kept.generate(tidy_request).labels, tidy.labels) and kept.decoded == 1  # from the raw sample
+
+
+def test_inpainting_and_extension_remove_specks_inside_what_they_make(speckled):
+    from core.postprocess import vehicle_specks
+
+    source = speckled.generate(request(command=Command.STATIC))
+    mask = np.zeros((8, 8), bool)
+    mask[1:7, 1:7] = True
+    raw = speckled.inpaint(source, mask, SamplerSettings(steps=4, seed=9))
+    tidy = speckled.inpaint(source, mask, SamplerSettings(steps=4, seed=9, remove_specks=True))
+    outside = ~np.broadcast_to(mask[None, :, :, None], source.labels.shape)
+    assert np.array_equal(tidy.labels[outside], source.labels[outside])
+    assert (vehicle_specks(raw.labels, 6) & ~outside).any() and not (vehicle_specks(tidy.labels, 6) & ~outside).any()
+    assert vehicle_specks(speckled.extend(source, SamplerSettings(steps=4, seed=9)).labels[4:], 6).any()
+    longer = speckled.extend(source, SamplerSettings(steps=4, seed=9, remove_specks=True))
+    assert np.array_equal(longer.labels[:4], source.labels) and not vehicle_specks(longer.labels[4:], 6).any()
+    with pytest.raises(InputError, match="remove_specks must be true or false"):
+        SamplerSettings(remove_specks="yes")
