@@ -16,7 +16,8 @@ the real latent with one group of planes (xy; xz + yz; tx + ty; tz) taken from t
 `--planes-from` timestep (which of the DiT's planes break cars up), with each plane's rms error; and
 for the DiT's scenes for the same requests (command, trajectory and layout) at each sampler setting.
 Also the share of voxels that are vehicle, the median blob size in cells, and the debris taken apart:
-per frame the car-sized blobs (`cars`), the smaller blobs away from the grid's edge (`specks`, which
+per frame the car-sized blobs (`cars`; `ragged`: the share of them less than 2 cells wide on average,
+which no real car is), the smaller blobs away from the grid's edge (`specks`, which
 `SamplerSettings.remove_specks` removes) and those the edge cuts (`cut`: in real scenes all the
 debris), and the share of the vehicle voxels that lie in specks. `--keep DIR` keeps the generated
 scenes (`core.eval.kept`), shared with `bench/sampler_settings.py --keep DIR`.
@@ -47,24 +48,40 @@ from core.postprocess import MIN_CAR_CELLS, VEHICLE, vehicle_blobs, vehicle_spec
 from core.types import OccupancySequence  # noqa: E402
 
 
-HEADER = (f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>12}  {'cars':>5}  {'specks':>6}  "
-          f"{'cut':>5}  {'in specks %':>11}")
+HEADER = (f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>12}  {'cars':>5}  {'ragged %':>8}  "
+          f"{'specks':>6}  {'cut':>5}  {'in specks %':>11}")
+
+
+def long_sides(blob: np.ndarray, count: int) -> np.ndarray:
+    """The longer side of each blob's bounding box in cells (index 0 included, as 0)."""
+    xs, ys = np.nonzero(blob)
+    index = blob[xs, ys]
+    sides = []
+    for coordinate in (xs, ys):
+        low, high = np.full(count + 1, blob.shape[0] + blob.shape[1]), np.full(count + 1, -1)
+        np.minimum.at(low, index, coordinate)
+        np.maximum.at(high, index, coordinate)
+        sides.append(np.maximum(high - low + 1, 0))
+    return np.maximum(*sides)
 
 
 def row(name: str, scenes: list[np.ndarray], grid) -> str:
-    """Debris, vehicle share and median blob size; per frame the car-sized blobs, the specks (smaller,
-    away from the edge) and the small blobs the edge cuts; the share of vehicle voxels in specks."""
+    """Debris, vehicle share and median blob size; per frame the car-sized blobs (and the share of them
+    less than 2 cells wide on average, cells over the longer side: ragged, where a car is 2–3), the specks
+    (smaller, away from the edge) and the small blobs the edge cuts; the share of vehicle voxels in specks."""
     debris = np.mean([vehicle_debris(OccupancySequence(labels, grid)) for labels in scenes])
     found = [vehicle_blobs(frame) for labels in scenes for frame in labels]
     sizes = np.concatenate([blob_sizes[1:] for _, blob_sizes, _ in found])
     cut = np.concatenate([blob_cut[1:] for _, _, blob_cut in found])
+    long = np.concatenate([long_sides(blob, len(blob_sizes) - 1)[1:] for blob, blob_sizes, _ in found])
+    ragged = sizes < 2 * long
     car, frames = sizes >= MIN_CAR_CELLS, len(found)
     in_specks = sum(int(vehicle_specks(labels, MIN_CAR_CELLS).sum()) for labels in scenes)
     vehicle = sum(int((labels == VEHICLE).sum()) for labels in scenes)
     share = 100 * np.mean([(labels == VEHICLE).mean() for labels in scenes])
     return (f"{name:<62}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if len(sizes) else 0:12.0f}  "
-            f"{car.sum() / frames:5.1f}  {(~car & ~cut).sum() / frames:6.1f}  {(~car & cut).sum() / frames:5.1f}  "
-            f"{100 * in_specks / max(vehicle, 1):11.1f}")
+            f"{car.sum() / frames:5.1f}  {100 * (car & ragged).sum() / max(car.sum(), 1):8.1f}  "
+            f"{(~car & ~cut).sum() / frames:6.1f}  {(~car & cut).sum() / frames:5.1f}  {100 * in_specks / max(vehicle, 1):11.1f}")
 
 
 @torch.no_grad()

@@ -45,7 +45,7 @@ def test_planes_taken_from_the_sample_are_those_named_and_no_others():
     assert plane_errors(service, [(made, made)]).count("0.00") == len(PLANES)
 
 
-def test_a_row_takes_the_debris_apart_into_specks_and_blobs_the_edge_cuts():
+def test_a_row_takes_the_debris_apart_into_specks_ragged_blobs_and_blobs_the_edge_cuts():
     from bench.vehicle_debris import HEADER, row
     from core.postprocess import VEHICLE
     from core.types import GridSpec
@@ -55,8 +55,9 @@ def test_a_row_takes_the_debris_apart_into_specks_and_blobs_the_edge_cuts():
     labels[:, 2:5, 2:4, 0] = VEHICLE  # a car (6 cells) in both frames
     labels[0, 8, 8:10, :] = VEHICLE  # a speck of 2 cells, 4 voxels
     labels[1, 0, 6:8, 0] = VEHICLE  # a piece the edge cuts
+    labels[1, 7, 3:9, 1] = VEHICLE  # a streak: 6 cells in a row, one wide
     fields = row("test", [labels], grid).split()
     named = dict(zip(HEADER.replace("debris %", "debris").replace("vehicle %", "vehicle").replace("median cells", "median")
-                     .replace("in specks %", "in_specks").split()[1:], map(float, fields[1:])))
-    assert named == pytest.approx({"debris": 50.0, "vehicle": 100 * 18 / labels.size, "median": 4.0, "cars": 1.0,
-                                   "specks": 0.5, "cut": 0.5, "in_specks": 100 * 4 / 18}, abs=0.06)
+                     .replace("in specks %", "in_specks").replace("ragged %", "ragged").split()[1:], map(float, fields[1:])))
+    assert named == pytest.approx({"debris": 40.0, "vehicle": 100 * 24 / labels.size, "median": 6.0, "cars": 1.5,
+                                   "ragged": 100 / 3, "specks": 0.5, "cut": 0.5, "in_specks": 100 * 4 / 24}, abs=0.06)
