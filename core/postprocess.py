@@ -1,8 +1,8 @@
 """Vehicle specks: the one clean-up a decoded scene may get, on request (`SamplerSettings.remove_specks`).
 
 Seen from above, every vehicle blob of a real procedural scene is at least car-sized, unless the grid's
-edge cuts it. The generated scenes have as many car-sized blobs as real ones, of the same median size,
-and besides them about as many *specks*: blobs of 1 to 5 cells away from the edge, 9 % of the vehicle
+edge cuts it. The generated scenes have as many car-sized blobs as real ones (a third of them ragged),
+and besides them about as many *specks*: blobs of 1 to 5 cells away from the edge, 8 % of the vehicle
 voxels (checkpoints README, step 24). Removing specks relabels their voxels with the decoder's best class
 other than vehicle. It is off by default, so the API, the CLIs and the evaluation give the models' own
 output; a recipe records it, so a scene made with it is made again exactly.
