@@ -78,16 +78,24 @@ class AttentionProjection(nn.Module):
         Same function and weights as attention over projected keys and values, a fraction of the memory.
         """
         rows, _, channels = tokens.shape
-        head = channels // self.heads
-        x = tokens + self.position  # (N, R, C)
-        query = (self.to_query(tokens.mean(dim=1)) + self.query_bias).view(rows, self.heads, head)
-        key_weight, value_weight = self.to_key_value.weight.view(2, self.heads, head, channels).unbind(0)
-        value_bias = self.to_key_value.bias.view(2, self.heads, head)[1]
-        reads = torch.einsum("nhd,hdc->nhc", query, key_weight) * head ** -0.5  # (N, h, C)
-        weights = torch.softmax(torch.bmm(reads, x.transpose(1, 2)), dim=-1)  # (N, h, R)
+        weights, x = self.attention(tokens)
         pooled = torch.bmm(weights, x)  # (N, h, C): each head's weighted mean of the tokens
+        value_weight = self.to_key_value.weight.view(2, self.heads, channels // self.heads, channels)[1]
+        value_bias = self.to_key_value.bias.view(2, self.heads, -1)[1]
         heads = torch.einsum("nhc,hdc->nhd", pooled, value_weight) + value_bias  # (N, h, d)
         return self.out(heads.reshape(rows, channels))
+
+    def attention(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, R, C) → each head's weights over the R tokens (N, h, R), and the tokens with their
+        position embedding (N, R, C). Uniform weights would make the projection an average pooling
+        followed by linear maps (`bench/projection_attention.py` measures how far from uniform they are)."""
+        rows, _, channels = tokens.shape
+        head = channels // self.heads
+        x = tokens + self.position
+        query = (self.to_query(tokens.mean(dim=1)) + self.query_bias).view(rows, self.heads, head)
+        key_weight = self.to_key_value.weight.view(2, self.heads, head, channels)[0]
+        reads = torch.einsum("nhd,hdc->nhc", query, key_weight) * head ** -0.5  # (N, h, C)
+        return torch.softmax(torch.bmm(reads, x.transpose(1, 2)), dim=-1), x
 
 
 class ProjectionModule(nn.Module):
