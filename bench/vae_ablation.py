@@ -46,13 +46,14 @@ def main() -> None:
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--convention", choices=["anchored", "ego"], default="anchored")
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--only", choices=list(VARIANTS), help="train just one variant")
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS),
+                        help="just these variants (one per process to train them at once; all of them done to print their table)")
     args = parser.parse_args()
     print(f"command: python bench/vae_ablation.py --steps {args.steps} --eval-clips {args.eval_clips} "
           f"--convention {args.convention}")
     results = {}
     for name, overrides in VARIANTS.items():
-        if args.only and name != args.only:
+        if args.only and name not in args.only:
             continue
         suffix = "" if args.convention == "anchored" else f"_{args.convention}"
         folder = Path(args.out) / (name.split(" (")[0].replace(" + ", "_").replace(" ", "-") + suffix)
