@@ -2,7 +2,7 @@
 Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our procedural city).
 
     python bench/vae_ablation.py [--steps 600] [--eval-every N] [--eval-clips 8] [--convention anchored|ego]
-                                 [--out runs/ablation]
+                                 [--out runs/ablation] [--resume] [--only VARIANT ...]
 
 Each variant trains from the same seed on the same clips for the same number of steps (cpu preset, the
 trainer's default precision; anchored clips, or with `--convention ego` clips in the ego vehicle's

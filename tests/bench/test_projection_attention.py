@@ -1,4 +1,4 @@
-"""bench/projection_attention.py: a mean gives R effective positions; a learned projection fewer."""
+"""bench/projection_attention.py: a mean gives R effective positions; a selective projection fewer."""
 
 import dataclasses
 
@@ -17,7 +17,7 @@ def clips():
     return make_clip_source("procedural", vae_preset("tiny"), convention="anchored").eval_clips(2)
 
 
-def test_a_projection_whose_queries_read_nothing_is_a_mean_and_a_trained_one_is_not(clips):
+def test_a_projection_whose_queries_read_nothing_is_a_mean_and_a_sharpened_one_is_not(clips):
     torch.manual_seed(0)
     vae = HexPlaneVAE(vae_preset("tiny")).eval()
     with torch.no_grad():
