@@ -1,5 +1,6 @@
 """VAE ablation at an equal training budget: Projection Module vs average pooling, and Expansion &
-Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our procedural city).
+Squeeze vs the per-voxel query decoder (DynamicCity Tables 4 and 5, on our procedural city), and the
+projection with direct scores (`projection_scores`, a test of why the projection stays near a mean).
 
     python bench/vae_ablation.py [--steps 600] [--eval-every N] [--eval-clips 8] [--convention anchored|ego]
                                  [--out runs/ablation] [--resume] [--only VARIANT ...]
@@ -28,6 +29,7 @@ VARIANTS = {
     "projection + expansion (ours)": [],
     "average pooling + expansion": ["projection=average"],
     "projection + query decoder": ["decoder=query"],
+    "projection with direct scores + expansion": ["projection_scores=true"],
 }
 
 

@@ -30,6 +30,8 @@ class VAEConfig:
     """HexPlane VAE (DESIGN §2). Grid (T, X, Y, Z) = (frames, *cells); `downsample` is per axis (t, x, y, z).
 
     projection: "attention" (the learned Projection Module) or "average" (the paper's baseline).
+    projection_scores: attention only: add scores linear in their own parameters (per collapsed position,
+                and a fixed query's reading of each token), so the projection leaves the mean sooner.
     decoder:    "expansion" (Expansion & Squeeze: dense planes product) or "query" (per-voxel MLP baseline).
     """
 
@@ -45,6 +47,7 @@ class VAEConfig:
     head_channels: int = 16
     attention_heads: int = 4
     projection: str = "attention"
+    projection_scores: bool = False
     decoder: str = "expansion"
     fusion: str = "one-plus"
     query_hidden: int = 128
@@ -54,6 +57,8 @@ class VAEConfig:
         object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
         if self.projection not in ("attention", "average"):
             raise InputError(f"projection must be 'attention' or 'average', got {self.projection!r}")
+        if self.projection_scores and self.projection != "attention":
+            raise InputError("projection_scores needs projection='attention'")
         if self.fusion not in ("one-plus", "plain"):
             raise InputError(f"fusion must be 'one-plus' or 'plain', got {self.fusion!r}")
         if self.decoder not in ("expansion", "query"):

@@ -59,7 +59,7 @@ def collapse(volume: torch.Tensor, plane: str) -> tuple[torch.Tensor, tuple[int,
 class AttentionProjection(nn.Module):
     """Learned projection of the 4D feature volume onto one plane (multi-head attention pooling)."""
 
-    def __init__(self, channels: int, heads: int, collapsed_positions: int) -> None:
+    def __init__(self, channels: int, heads: int, collapsed_positions: int, direct_scores: bool = False) -> None:
         super().__init__()
         self.heads = heads
         self.position = nn.Parameter(torch.zeros(collapsed_positions, channels))
@@ -68,6 +68,10 @@ class AttentionProjection(nn.Module):
         self.to_key_value = nn.Linear(channels, 2 * channels)
         self.out = nn.Linear(channels, channels)
         nn.init.normal_(self.position, std=0.02)
+        # Scores linear in their own parameters (see `attention`); zero at first, so the projection
+        # still starts as a mean, but one that moves at first order.
+        self.position_scores = nn.Parameter(torch.zeros(heads, collapsed_positions)) if direct_scores else None
+        self.content_scores = nn.Parameter(torch.zeros(heads, channels)) if direct_scores else None
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, R, C) → (N, C): multi-head attention of one query per row over its R tokens.
@@ -88,26 +92,38 @@ class AttentionProjection(nn.Module):
     def attention(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, R, C) → each head's weights over the R tokens (N, h, R), and the tokens with their
         position embedding (N, R, C). Uniform weights would make the projection an average pooling
-        followed by linear maps (`bench/projection_attention.py` measures how far from uniform they are)."""
+        followed by linear maps (`bench/projection_attention.py` measures how far from uniform they are).
+
+        The query·key scores are a product of two learned maps, both small at initialisation, so they
+        leave the uniform weights slowly. With `direct_scores`, each head also adds a learned score per
+        collapsed position and a learned fixed query's reading of each token: linear in those
+        parameters, zero at first, they start moving with the first step."""
         rows, _, channels = tokens.shape
         head = channels // self.heads
         x = tokens + self.position
         query = (self.to_query(tokens.mean(dim=1)) + self.query_bias).view(rows, self.heads, head)
         key_weight = self.to_key_value.weight.view(2, self.heads, head, channels)[0]
         reads = torch.einsum("nhd,hdc->nhc", query, key_weight) * head ** -0.5  # (N, h, C)
-        return torch.softmax(torch.bmm(reads, x.transpose(1, 2)), dim=-1), x
+        if self.content_scores is not None:
+            reads = reads + self.content_scores
+        scores = torch.bmm(reads, x.transpose(1, 2))  # (N, h, R)
+        if self.position_scores is not None:
+            scores = scores + self.position_scores
+        return torch.softmax(scores, dim=-1), x
 
 
 class ProjectionModule(nn.Module):
     """The six planes from a (B, C, T', X', Y', Z') feature volume: attention or average pooling."""
 
-    def __init__(self, channels: int, heads: int, sizes: tuple[int, int, int, int], mode: str) -> None:
+    def __init__(self, channels: int, heads: int, sizes: tuple[int, int, int, int], mode: str,
+                 direct_scores: bool = False) -> None:
         super().__init__()
         self.mode = mode
         total = sizes[0] * sizes[1] * sizes[2] * sizes[3]
         if mode == "attention":
             self.project = nn.ModuleDict({
-                name: AttentionProjection(channels, heads, total // _kept_size(name, sizes)) for name in PLANES
+                name: AttentionProjection(channels, heads, total // _kept_size(name, sizes), direct_scores)
+                for name in PLANES
             })
 
     def forward(self, volume: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -134,7 +134,8 @@ class HexPlaneVAE(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
-        self.projection = ProjectionModule(config.encoder_channels, config.attention_heads, config.latent_sizes, config.projection)
+        self.projection = ProjectionModule(config.encoder_channels, config.attention_heads, config.latent_sizes,
+                                           config.projection, config.projection_scores)
         self.to_moments = nn.ModuleDict({n: nn.Conv2d(config.encoder_channels, 2 * config.latent_channels, 1) for n in PLANES})
         self.decoder = ExpansionSqueezeDecoder(config) if config.decoder == "expansion" else QueryDecoder(config)
 

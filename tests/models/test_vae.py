@@ -56,6 +56,8 @@ def test_config_rejects_bad_values():
         vae_preset("cpu", downsample=(3, 1, 1, 2))
     with pytest.raises(InputError, match="projection"):
         vae_preset("cpu", projection="max")
+    with pytest.raises(InputError, match="projection_scores needs projection='attention'"):
+        vae_preset("cpu", projection="average", projection_scores=True)
 
 
 def test_attention_projection_is_learned_not_pooled():
@@ -65,14 +67,15 @@ def test_attention_projection_is_learned_not_pooled():
     assert sum(p.numel() for p in average.projection.parameters()) == 0
 
 
-def test_attention_projection_is_multi_head_attention_over_projected_keys_and_values():
+@pytest.mark.parametrize("direct_scores", [False, True])
+def test_attention_projection_is_multi_head_attention_over_projected_keys_and_values(direct_scores):
     """The projection never forms keys and values, yet computes textbook attention pooling with them,
-    gradients included."""
+    gradients included; direct scores add to the textbook logits."""
     from core.models.blocks import AttentionProjection
 
     torch.manual_seed(0)
-    block = AttentionProjection(channels=8, heads=2, collapsed_positions=5).double()  # float64: compare exactly
-    with torch.no_grad():
+    block = AttentionProjection(channels=8, heads=2, collapsed_positions=5, direct_scores=direct_scores).double()
+    with torch.no_grad():  # float64: compare exactly
         for parameter in block.parameters():
             parameter.copy_(torch.randn(parameter.shape, dtype=torch.float64))
     tokens = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
@@ -81,7 +84,11 @@ def test_attention_projection_is_multi_head_attention_over_projected_keys_and_va
         query = block.to_query(x.mean(dim=1)) + block.query_bias
         key, value = block.to_key_value(x + block.position).chunk(2, dim=-1)
         split = lambda a: a.reshape(a.shape[0], a.shape[1], 2, 4).transpose(1, 2)  # noqa: E731  (N, h, R, d)
-        pooled = torch.nn.functional.scaled_dot_product_attention(split(query[:, None]), split(key), split(value))
+        added = None
+        if direct_scores:
+            added = (torch.einsum("hc,nrc->nhr", block.content_scores, x + block.position) + block.position_scores)[:, :, None]
+        pooled = torch.nn.functional.scaled_dot_product_attention(split(query[:, None]), split(key), split(value),
+                                                                  attn_mask=added)
         return block.out(pooled.transpose(1, 2).reshape(3, 8))
 
     ours, expected = block(tokens), textbook(tokens)
@@ -89,6 +96,20 @@ def test_attention_projection_is_multi_head_attention_over_projected_keys_and_va
     (grad_ours,) = torch.autograd.grad(ours.square().sum(), tokens)
     (grad_expected,) = torch.autograd.grad(expected.square().sum(), tokens)
     assert torch.allclose(grad_ours, grad_expected, rtol=1e-9, atol=1e-9)
+
+
+def test_direct_scores_start_at_zero_and_move_with_the_first_gradient():
+    """At initialisation the direct scores change nothing; their gradient is already there."""
+    from core.models.blocks import AttentionProjection
+
+    torch.manual_seed(0)
+    plain = AttentionProjection(channels=8, heads=2, collapsed_positions=5)
+    scored = AttentionProjection(channels=8, heads=2, collapsed_positions=5, direct_scores=True)
+    scored.load_state_dict(plain.state_dict(), strict=False)
+    tokens = torch.randn(3, 5, 8) + torch.linspace(-2, 2, 5)[:, None]  # positions that differ
+    assert torch.equal(plain(tokens), scored(tokens))
+    scored(tokens).square().sum().backward()
+    assert scored.position_scores.grad.abs().sum() > 0 and scored.content_scores.grad.abs().sum() > 0
 
 
 def test_lovasz_is_zero_for_perfect_predictions_and_positive_otherwise():
