@@ -31,7 +31,7 @@ class VAEConfig:
 
     projection: "attention" (the learned Projection Module) or "average" (the paper's baseline).
     projection_scores: attention only: add scores linear in their own parameters (per collapsed position,
-                and a fixed query's reading of each token), so the projection leaves the mean sooner.
+                and a fixed query's reading of each token); an ablation variant, no better at 400 steps.
     decoder:    "expansion" (Expansion & Squeeze: dense planes product) or "query" (per-voxel MLP baseline).
     """
 
