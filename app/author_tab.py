@@ -12,8 +12,9 @@ import gradio as gr
 
 from app import authoring
 from app.authoring import AUTO, CANVAS, AuthorState
-from app.common import guard, progress_reporter, session_state, specks_checkbox, view_outputs
+from app.common import guard, progress_reporter, session_state, vehicles_radio, view_outputs
 from app.handlers import random_seed
+from core.postprocess import vehicle_cleanup
 from core.types import Command, InputError, SamplerSettings, SceneService
 
 COMMAND_CHOICES = [AUTO, *(c.name.lower() for c in Command)]
@@ -59,7 +60,7 @@ def layout(service: SceneService) -> SimpleNamespace:
             ui.frames = gr.Radio([16, 32, 64], value=16, label="frames")
             ui.steps = gr.Slider(5, 100, value=SamplerSettings().steps, step=1, label="sampling steps")
             ui.guidance = gr.Slider(0.0, 8.0, value=SamplerSettings().guidance_scale, step=0.5, label="guidance scale")
-            ui.specks = specks_checkbox()
+            ui.vehicles = vehicles_radio()
             with gr.Row():
                 ui.seed = gr.Number(value=0, precision=0, label="seed", min_width=100)
                 ui.dice = gr.Button("Random", size="sm", min_width=60)
@@ -98,11 +99,11 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
         canvas, layout = authoring.canvas_from_result(session_state(request, session))
         return canvas, authoring.preview(layout, current.waypoints)
 
-    def on_generate(current, canvas, speed, command, frames, steps, guidance, seed, specks, camera_value, session,
+    def on_generate(current, canvas, speed, command, frames, steps, guidance, seed, vehicles, camera_value, session,
                     request: gr.Request, progress=gr.Progress()):
         try:
             sampler = SamplerSettings(steps=int(steps), guidance_scale=float(guidance), seed=int(seed or 0),
-                                      remove_specks=bool(specks))
+                                      **vehicle_cleanup(vehicles))
         except (TypeError, ValueError) as error:
             raise InputError(f"sampler settings: {error}") from None
         new, shown, received = authoring.generate(
@@ -121,5 +122,5 @@ def wire(service: SceneService, ui: SimpleNamespace, state: gr.State, camera: gr
     ui.start_example.click(guard(on_example, 2), [ui.example, author], [ui.canvas, ui.preview])
     ui.start_result.click(guard(on_result, 2), [author, state], [ui.canvas, ui.preview])
     ui.dice.click(random_seed, None, ui.seed)
-    inputs = [author, ui.canvas, ui.speed, ui.command, ui.frames, ui.steps, ui.guidance, ui.seed, ui.specks, camera, state]
+    inputs = [author, ui.canvas, ui.speed, ui.command, ui.frames, ui.steps, ui.guidance, ui.seed, ui.vehicles, camera, state]
     ui.generate.click(guard(on_generate, len(view) + 1), inputs, [*view, ui.preview])

@@ -23,11 +23,18 @@ def progress_reporter(progress: gr.Progress) -> Callable[[ProgressEvent], None]:
     return report
 
 
-def specks_checkbox() -> gr.Checkbox:
-    """Whether generated scenes get their vehicle specks removed (`core.postprocess`); on in the app, where
-    scenes are shown to people, off in the API and the CLI, which give the models' own output."""
-    return gr.Checkbox(value=True, label="remove vehicle specks",
-                       info="vehicle bits smaller than a car become what the decoder ranks next")
+VEHICLE_CHOICES = [("as decoded", "as decoded"), ("specks removed", "specks"), ("cars as boxes", "boxes")]
+APP_VEHICLES = "specks"
+
+
+def vehicles_radio() -> gr.Radio:
+    """How generated scenes' vehicles are cleaned up (`core.postprocess.vehicle_cleanup`): specks removed
+    in the app, where scenes are shown to people (cars as boxes measured a little further from real
+    scenes: checkpoints README, step 25); as decoded in the API and the CLI, which give the models' own
+    output."""
+    return gr.Radio(VEHICLE_CHOICES, value=APP_VEHICLES, label="vehicles",
+                    info="specks removed: bits smaller than a car become what the decoder ranks next; "
+                         "cars as boxes: also each car redrawn as a solid box of its size and heading")
 
 
 def view_outputs(state: handlers.SessionState, view: handlers.SceneView) -> tuple:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from app import inpainting
-from app.common import guard, progress_reporter, session_state, specks_checkbox, view_outputs
+from app.common import guard, progress_reporter, session_state, vehicles_radio, view_outputs
 from app.handlers import random_seed
 from core.types import SamplerSettings
 
@@ -33,7 +33,7 @@ def layout() -> SimpleNamespace:
             with gr.Row():
                 ui.seed = gr.Number(value=1, precision=0, label="seed", min_width=100)
                 ui.dice = gr.Button("Random", size="sm", min_width=60)
-            ui.specks = specks_checkbox()
+            ui.vehicles = vehicles_radio()
             ui.run = gr.Button("Regenerate region", variant="primary", elem_id="inpaint")
             with gr.Row():
                 ui.accept = gr.Button("Accept", elem_id="accept-inpaint")
@@ -52,30 +52,30 @@ def wire(service, ui: SimpleNamespace, state: gr.State, camera: gr.Radio, view: 
     def on_load(current, request: gr.Request):
         return inpainting.mask_canvas(session_state(request, current))
 
-    def on_run(canvas, start, stop, steps, seed, specks, current, request: gr.Request, progress=gr.Progress()):
+    def on_run(canvas, start, stop, steps, seed, vehicles, current, request: gr.Request, progress=gr.Progress()):
         found, video, picture = inpainting.inpaint(service, session_state(request, current), canvas, start, stop,
-                                                   steps, seed, progress_reporter(progress), remove_specks=bool(specks))
+                                                   steps, seed, progress_reporter(progress), vehicles=vehicles)
         return found, video, picture
 
-    def on_retry(canvas, start, stop, steps, seed, specks, current, request: gr.Request, progress=gr.Progress()):
+    def on_retry(canvas, start, stop, steps, seed, vehicles, current, request: gr.Request, progress=gr.Progress()):
         next_seed = int(seed or 0) + 1
         found, video, picture = inpainting.inpaint(service, session_state(request, current), canvas, start, stop,
-                                                   steps, next_seed, progress_reporter(progress), remove_specks=bool(specks))
+                                                   steps, next_seed, progress_reporter(progress), vehicles=vehicles)
         return found, video, picture, next_seed
 
     def on_accept(found, camera_value, current, request: gr.Request, progress=gr.Progress()):
         new, shown = inpainting.accept(service, session_state(request, current), found, camera_value, progress_reporter(progress))
         return view_outputs(new, shown)
 
-    def on_extend(steps, seed, specks, camera_value, current, request: gr.Request, progress=gr.Progress()):
+    def on_extend(steps, seed, vehicles, camera_value, current, request: gr.Request, progress=gr.Progress()):
         new, shown = inpainting.extend(service, session_state(request, current), steps, seed, camera_value,
-                                       progress_reporter(progress), remove_specks=bool(specks))
+                                       progress_reporter(progress), vehicles=vehicles)
         return view_outputs(new, shown)
 
-    options = [ui.canvas, ui.start, ui.stop, ui.steps, ui.seed, ui.specks, state]
+    options = [ui.canvas, ui.start, ui.stop, ui.steps, ui.seed, ui.vehicles, state]
     ui.load.click(guard(on_load, 1), [state], ui.canvas)
     ui.run.click(guard(on_run, 3), options, [candidate, ui.comparison, ui.picture])
     ui.retry.click(guard(on_retry, 4), options, [candidate, ui.comparison, ui.picture, ui.seed])
     ui.accept.click(guard(on_accept, len(view)), [candidate, camera, state], view)
-    ui.extend.click(guard(on_extend, len(view)), [ui.steps, ui.seed, ui.specks, camera, state], view)
+    ui.extend.click(guard(on_extend, len(view)), [ui.steps, ui.seed, ui.vehicles, camera, state], view)
     ui.dice.click(random_seed, None, ui.seed)

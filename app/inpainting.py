@@ -17,6 +17,7 @@ import numpy as np
 from app.figures import bird_eye_picture
 from app.handlers import SceneView, SessionState, present
 from core.conditions.drawings import image_from_grid, mask_from_image
+from core.postprocess import vehicle_cleanup
 from core.types import InputError, OccupancySequence, ProgressCallback, RenderSettings, SamplerSettings, SceneService
 
 CANVAS = 512
@@ -75,14 +76,14 @@ def outlined(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def inpaint(service: SceneService, state: SessionState, canvas: Any, start: Any, stop: Any, steps: Any, seed: Any,
-            on_progress: ProgressCallback | None = None, *, remove_specks: bool = False) -> tuple[Candidate, str, np.ndarray]:
-    """Regenerate the painted region (`remove_specks`: see `SamplerSettings`); returns the candidate, a
-    before | after video and picture."""
+            on_progress: ProgressCallback | None = None, *, vehicles: str = "as decoded") -> tuple[Candidate, str, np.ndarray]:
+    """Regenerate the painted region (`vehicles`: a clean-up, `core.postprocess.vehicle_cleanup`); returns
+    the candidate, a before | after video and picture."""
     if state.scene is None:
         raise InputError("no scene yet: generate or open one first")
     mask = painted_mask(canvas, state.scene)
     frames = frame_range(start, stop, state.scene.num_frames)
-    settings = SamplerSettings(steps=int(steps), seed=int(seed), remove_specks=remove_specks)
+    settings = SamplerSettings(steps=int(steps), seed=int(seed), **vehicle_cleanup(vehicles))
     result = service.inpaint(state.scene, mask, settings, frames=frames, on_progress=on_progress)
     video = str(Path(state.folder) / f"inpaint_{state.counter}_{settings.seed}.mp4")
     service.render_comparison(state.scene, result, video, settings=RenderSettings(camera="bev", width=480, height=360),
@@ -100,10 +101,11 @@ def accept(service: SceneService, state: SessionState, candidate: Candidate | No
 
 
 def extend(service: SceneService, state: SessionState, steps: Any, seed: Any, camera: str,
-           on_progress: ProgressCallback | None = None, *, remove_specks: bool = False) -> tuple[SessionState, SceneView]:
-    """Continue the current result by one clip (a still or straight ego: no new path is given here)."""
+           on_progress: ProgressCallback | None = None, *, vehicles: str = "as decoded") -> tuple[SessionState, SceneView]:
+    """Continue the current result by one clip (a still or straight ego: no new path is given here;
+    `vehicles` as in `inpaint`)."""
     if state.scene is None:
         raise InputError("no scene yet: generate or open one first")
-    settings = SamplerSettings(steps=int(steps), seed=int(seed), remove_specks=remove_specks)
+    settings = SamplerSettings(steps=int(steps), seed=int(seed), **vehicle_cleanup(vehicles))
     longer = service.extend(state.scene, settings, on_progress=on_progress)
     return present(service, state, longer, camera, on_progress)

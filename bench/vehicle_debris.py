@@ -19,8 +19,12 @@ Also the share of voxels that are vehicle, the median blob size in cells, and th
 per frame the car-sized blobs (`cars`; `ragged`: the share of them less than 2 cells wide on average,
 which no real car is), the smaller blobs away from the grid's edge (`specks`, which
 `SamplerSettings.remove_specks` removes) and those the edge cuts (`cut`: in real scenes all the
-debris), and the share of the vehicle voxels that lie in specks. `--keep DIR` keeps the generated
-scenes (`core.eval.kept`), shared with `bench/sampler_settings.py --keep DIR`.
+debris), the share of the vehicle voxels that lie in specks, and how the cars move: track breaks per
+track and mean acceleration (`core.eval.temporal.vehicle_tracks`; real scenes 0.05 and about 6 m/s²).
+A `--samplers` entry may end in `:specks` or `:boxes` for the vehicle clean-ups (`core.postprocess`),
+e.g. `--samplers dpm++:25 dpm++:25:4:specks dpm++:25:4:boxes`. `--keep DIR` keeps the generated scenes
+(`core.eval.kept`; the clean-ups decode the same kept samples), shared with `bench/sampler_settings.py
+--keep DIR`.
 """
 
 from __future__ import annotations
@@ -42,14 +46,13 @@ from core.diffusion import LOG_SNR_SAMPLERS, sample  # noqa: E402
 from core.diffusion.schedule import predict_x0, q_sample, spaced_timesteps  # noqa: E402
 from core.eval import suite  # noqa: E402
 from core.eval.kept import KeptScenes  # noqa: E402
-from core.eval.temporal import vehicle_debris  # noqa: E402
 from core.models.hexplane import PLANES, HexPlane, rollout, unroll  # noqa: E402
 from core.postprocess import MIN_CAR_CELLS, VEHICLE, vehicle_blobs, vehicle_specks  # noqa: E402
 from core.types import OccupancySequence  # noqa: E402
 
 
 HEADER = (f"{'scenes':<62}  {'debris %':>8}  {'vehicle %':>9}  {'median cells':>12}  {'cars':>5}  {'ragged %':>8}  "
-          f"{'specks':>6}  {'cut':>5}  {'in specks %':>11}")
+          f"{'specks':>6}  {'cut':>5}  {'in specks %':>11}  {'breaks':>6}  {'accel':>5}")
 
 
 def long_sides(blob: np.ndarray, count: int) -> np.ndarray:
@@ -68,8 +71,9 @@ def long_sides(blob: np.ndarray, count: int) -> np.ndarray:
 def row(name: str, scenes: list[np.ndarray], grid) -> str:
     """Debris, vehicle share and median blob size; per frame the car-sized blobs (and the share of them
     less than 2 cells wide on average, cells over the longer side: ragged, where a car is 2–3), the specks
-    (smaller, away from the edge) and the small blobs the edge cuts; the share of vehicle voxels in specks."""
-    debris = np.mean([vehicle_debris(OccupancySequence(labels, grid)) for labels in scenes])
+    (smaller, away from the edge) and the small blobs the edge cuts; the share of vehicle voxels in specks;
+    and the vehicle tracks' breaks per track and mean acceleration (m/s², `core.eval.suite.temporal_summary`)."""
+    temporal = suite.temporal_summary([OccupancySequence(labels, grid) for labels in scenes])
     found = [vehicle_blobs(frame) for labels in scenes for frame in labels]
     sizes = np.concatenate([blob_sizes[1:] for _, blob_sizes, _ in found])
     cut = np.concatenate([blob_cut[1:] for _, _, blob_cut in found])
@@ -79,9 +83,10 @@ def row(name: str, scenes: list[np.ndarray], grid) -> str:
     in_specks = sum(int(vehicle_specks(labels, MIN_CAR_CELLS).sum()) for labels in scenes)
     vehicle = sum(int((labels == VEHICLE).sum()) for labels in scenes)
     share = 100 * np.mean([(labels == VEHICLE).mean() for labels in scenes])
-    return (f"{name:<62}  {100 * debris:8.1f}  {share:9.2f}  {np.median(sizes) if len(sizes) else 0:12.0f}  "
+    return (f"{name:<62}  {100 * temporal['vehicle_debris']:8.1f}  {share:9.2f}  {np.median(sizes) if len(sizes) else 0:12.0f}  "
             f"{car.sum() / frames:5.1f}  {100 * (car & ragged).sum() / max(car.sum(), 1):8.1f}  "
-            f"{(~car & ~cut).sum() / frames:6.1f}  {(~car & cut).sum() / frames:5.1f}  {100 * in_specks / max(vehicle, 1):11.1f}")
+            f"{(~car & ~cut).sum() / frames:6.1f}  {(~car & cut).sum() / frames:5.1f}  {100 * in_specks / max(vehicle, 1):11.1f}  "
+            f"{temporal['track_breaks']:6.2f}  {temporal['vehicle_acceleration']:5.1f}")
 
 
 @torch.no_grad()
@@ -174,7 +179,7 @@ def main() -> None:
     parser.add_argument("--planes-from", type=int, default=None, metavar="T",
                         help="the real latent with each group of planes from the DiT's sample from t = T")
     parser.add_argument("--samplers", type=sampler_spec, nargs="*", default=[sampler_spec("dpm++:25")],
-                        metavar="NAME:STEPS[:GUIDANCE]")
+                        metavar="NAME:STEPS[:GUIDANCE[:specks|boxes]]")
     parser.add_argument("--keep", metavar="DIR", help="keep the generated scenes in DIR and read back those there")
     args = parser.parse_args()
     folder = Path(args.checkpoints)

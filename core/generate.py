@@ -2,7 +2,7 @@
 
     python -m core.generate --command left --steps 25 --seed 3 --out scene.npz
         [--layout layout.png] [--trajectory traj.json] [--frames 64] [--sampler dpm++] [--guidance 4]
-        [--remove-specks]
+        [--remove-specks] [--vehicle-boxes]
     python -m core.generate --recipe scene_recipe.json --out again.npz
     python -m core.generate --inpaint source.npz --mask mask.png [--mask-frames 4:12] --out repaired.npz
 
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> Path:
     
     service = SceneGenerator(checkpoints=args.checkpoints, device=args.device)
     settings = SamplerSettings(sampler=args.sampler, steps=args.steps, guidance_scale=args.guidance, seed=args.seed,
-                               guidance_from=args.guidance_from, remove_specks=args.remove_specks)
+                               guidance_from=args.guidance_from, remove_specks=args.remove_specks,
+                               vehicle_boxes=args.vehicle_boxes)
     if args.recipe:
         try:
             recipe = json.loads(Path(args.recipe).read_text())
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remove-specks", action="store_true",
                         help="relabel vehicle blobs smaller than a car (away from the grid's edge) with the "
                              "decoder's next choice; off by default: the models' own output")
+    parser.add_argument("--vehicle-boxes", action="store_true",
+                        help="redraw each car-sized vehicle blob as a solid box of its size and heading, moving "
+                             "along a smoothed track (with --remove-specks: the app's 'cars as boxes'); off by "
+                             "default: the models' own output")
     parser.add_argument("--recipe", help="regenerate the scene a recipe JSON describes")
     parser.add_argument("--inpaint", help="scene .npz to repair")
     parser.add_argument("--mask", help="bird's-eye mask picture: painted = regenerate")

@@ -19,7 +19,7 @@ from core.conditions.command import command_from_trajectory
 from core.conditions.drawings import relative_to_first
 from core.conditions.tensors import to_dit_conditions
 from core.pipeline import LatentPipeline
-from core.postprocess import VEHICLE, min_car_cells, remove_vehicle_specks
+from core.postprocess import VEHICLE, min_car_cells, remove_vehicle_specks, vehicle_boxes
 from core.types import (
     Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, OccupancySequence, ProgressCallback, ProgressEvent,
     SamplerSettings, Trajectory,
@@ -117,18 +117,20 @@ def decode_clips(pipeline: LatentPipeline, request: GenerationRequest, rolled: l
 
 def decode_clip(pipeline: LatentPipeline, rolled: torch.Tensor, settings: SamplerSettings, *,
                 source: np.ndarray | None = None, region: np.ndarray | None = None) -> np.ndarray:
-    """One sampled clip's (T, X, Y, Z) class ids, its vehicle specks removed when `settings` ask
-    (`core.postprocess`); with `source` and `region` (bool, same shape), decoded inside the region
-    and the source's own voxels outside it, exactly."""
-    fallback = None
-    if settings.remove_specks:
-        labels, fallback = pipeline.decode_with_fallback(rolled, VEHICLE)
-    else:
+    """One sampled clip's (T, X, Y, Z) class ids, its vehicle specks removed and its cars redrawn as
+    boxes when `settings` ask (`core.postprocess`); with `source` and `region` (bool, same shape), decoded
+    inside the region and the source's own voxels outside it, exactly."""
+    if not settings.tidies_vehicles:
         labels = pipeline.decode(rolled)
+        return labels if source is None else np.where(region, labels, source).astype(np.uint8)
+    labels, fallback = pipeline.decode_with_fallback(rolled, VEHICLE)
     if source is not None:
         labels = np.where(region, labels, source).astype(np.uint8)
-    if fallback is not None:
-        labels = remove_vehicle_specks(labels, fallback, min_car_cells(pipeline.vae.config.grid()), editable=region)
+    grid = pipeline.vae.config.grid()
+    if settings.remove_specks:
+        labels = remove_vehicle_specks(labels, fallback, min_car_cells(grid), editable=region)
+    if settings.vehicle_boxes:
+        labels = vehicle_boxes(labels, fallback, grid, editable=region)
     return labels
 
 
@@ -231,7 +233,8 @@ def recipe_for(request: GenerationRequest, checkpoints: dict[str, str], *, drawn
         "sampler": {"sampler": request.sampler.sampler, "steps": request.sampler.steps,
                     "guidance_scale": request.sampler.guidance_scale, "seed": request.sampler.seed,
                     "guidance_from": request.sampler.guidance_from,
-                    **({"remove_specks": True} if request.sampler.remove_specks else {})},
+                    **({"remove_specks": True} if request.sampler.remove_specks else {}),
+                    **({"vehicle_boxes": True} if request.sampler.vehicle_boxes else {})},
         "conditions": {
             "command": _command_name(conditions.command),
             "trajectory": None if conditions.trajectory is None else conditions.trajectory.poses.tolist(),

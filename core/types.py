@@ -257,7 +257,9 @@ class SamplerSettings:
     less (median final error 0.68, 0.89, 1.22 m; the asked command 92, 91, 86 %); at 34,500 steps 3 no
     longer gained (0.75 at 4, 0.76 at 3).
     `remove_specks` relabels the decoded scene's vehicle specks, vehicle blobs smaller than a car away
-    from the grid's edge, with the decoder's next choice (`core.postprocess`); off: the models' own output."""
+    from the grid's edge, with the decoder's next choice (`core.postprocess`); `vehicle_boxes` redraws each
+    car-sized vehicle blob as a solid box of its size and heading, moving along a smoothed track
+    (`core.postprocess.vehicle_boxes`); off: the models' own output."""
 
     sampler: str = "dpm++"
     steps: int = 25
@@ -265,6 +267,7 @@ class SamplerSettings:
     seed: int = 0
     guidance_from: int | None = None
     remove_specks: bool = False
+    vehicle_boxes: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLER_NAMES:
@@ -277,8 +280,14 @@ class SamplerSettings:
             raise InputError(f"seed must be in 0..{2**31 - 1}, got {self.seed}")
         if self.guidance_from is not None and not 0 <= int(self.guidance_from) <= 999:
             raise InputError(f"guidance_from must be a timestep in 0..999 or None, got {self.guidance_from}")
-        if not isinstance(self.remove_specks, bool):
-            raise InputError(f"remove_specks must be true or false, got {self.remove_specks!r}")
+        for name in ("remove_specks", "vehicle_boxes"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+
+    @property
+    def tidies_vehicles(self) -> bool:
+        """Whether the decoded scene's vehicles get a clean-up (`remove_specks`, `vehicle_boxes`)."""
+        return self.remove_specks or self.vehicle_boxes
 
 
 @dataclass(frozen=True)

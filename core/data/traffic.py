@@ -118,22 +118,35 @@ class Agent:
         return self.path.at(self.start + self.profile.distance(times))
 
 
+def box_footprint(
+    centres_x: np.ndarray, centres_y: np.ndarray, pose: np.ndarray, length: float, width: float,
+) -> tuple[slice, slice, np.ndarray] | None:
+    """The cells whose centres lie in an oriented rectangle (centre x, y, yaw; length along yaw): the x
+    and y slices of the window around it and the (x, y) bool footprint inside that window; None when
+    the window misses the grid."""
+    x, y, yaw = pose
+    reach = 0.5 * np.hypot(length, width)
+    ix = np.nonzero(np.abs(centres_x - x) <= reach)[0]
+    iy = np.nonzero(np.abs(centres_y - y) <= reach)[0]
+    if not (len(ix) and len(iy)):
+        return None
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    dx = centres_x[ix][:, None] - x
+    dy = centres_y[iy][None, :] - y
+    inside = (np.abs(dx * cos + dy * sin) <= length / 2) & (np.abs(-dx * sin + dy * cos) <= width / 2)
+    return slice(ix[0], ix[-1] + 1), slice(iy[0], iy[-1] + 1), inside
+
+
 def rasterise_box(
     labels: np.ndarray, centres_x: np.ndarray, centres_y: np.ndarray, pose: np.ndarray,
     length: float, width: float, layers: tuple[int, int], class_id: int,
 ) -> None:
     """Write an oriented box (centre x, y, yaw) into labels (X, Y, Z); its centre cell is always set."""
-    x, y, yaw = pose
-    reach = 0.5 * np.hypot(length, width)
-    ix = np.nonzero(np.abs(centres_x - x) <= reach)[0]
-    iy = np.nonzero(np.abs(centres_y - y) <= reach)[0]
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    if len(ix) and len(iy):
-        dx = centres_x[ix][:, None] - x
-        dy = centres_y[iy][None, :] - y
-        inside = (np.abs(dx * cos + dy * sin) <= length / 2) & (np.abs(-dx * sin + dy * cos) <= width / 2)
-        sub = labels[ix[0]: ix[-1] + 1, iy[0]: iy[-1] + 1, layers[0]: layers[1]]
-        sub[inside] = class_id
+    window = box_footprint(centres_x, centres_y, pose, length, width)
+    if window is not None:
+        along_x, along_y, inside = window
+        labels[along_x, along_y, layers[0]: layers[1]][inside] = class_id
+    x, y, _ = pose
     step_x, step_y = centres_x[1] - centres_x[0], centres_y[1] - centres_y[0]
     cx = int(np.floor((x - centres_x[0]) / step_x + 0.5))
     cy = int(np.floor((y - centres_y[0]) / step_y + 0.5))

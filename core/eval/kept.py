@@ -11,8 +11,8 @@ makes its scene again bit for bit), so a kept scene is the scene the request wou
 generation code that keeps the recipe format is not seen, so keep a folder for one version of the code.
 
 The DiT's samples are kept too (`*.latents.npz`, named the same way but without the VAE's hash and the
-vehicle-speck setting, which they do not depend on): with another decoder (a VAE whose decoder alone was
-trained further), or with specks removed, a request is decoded from its kept sample, in a fraction of a
+vehicle clean-ups, which they do not depend on): with another decoder (a VAE whose decoder alone was
+trained further), or with specks removed or cars redrawn as boxes, a request is decoded from its kept sample, in a fraction of a
 second, instead of sampled again.
 Each kept scene records the seconds its generation took (`suite.GENERATION_SECONDS` in its metadata),
 which `suite.generate_set` reports instead of the time to read it back; a scene decoded from a kept
@@ -71,7 +71,7 @@ class KeptScenes:
         """The name of a request's kept scene; with `vae` off, of its kept sample (the VAE's hash left out)."""
         hashes = {name: digest for name, digest in self.generator.hashes_for(request).items() if vae or name != "vae"}
         if not vae:  # the sample does not depend on how it is decoded
-            request = replace(request, sampler=replace(request.sampler, remove_specks=False))
+            request = replace(request, sampler=replace(request.sampler, remove_specks=False, vehicle_boxes=False))
         described = {"recipe": recipe_for(request, hashes), "command_path": request.command_path,
                      "device": self.generator.device, "torch": torch.__version__}
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]

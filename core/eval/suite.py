@@ -142,11 +142,13 @@ class GeneratedSet:
 
 
 def describe(settings: SamplerSettings) -> str:
-    """'dpm++ 25 steps, guidance 4 from t = 500' (or 'at every step'; ', vehicle specks removed')."""
+    """'dpm++ 25 steps, guidance 4 from t = 500' (or 'at every step'; ', vehicle specks removed', ', cars
+    redrawn as boxes')."""
     every = settings.guidance_from is None or settings.guidance_from >= 999
     return (f"{settings.sampler} {settings.steps} steps, guidance {settings.guidance_scale:g} "
             + ("at every step" if every else f"from t = {settings.guidance_from}")
-            + (", vehicle specks removed" if settings.remove_specks else ""))
+            + (", vehicle specks removed" if settings.remove_specks else "")
+            + (", cars redrawn as boxes" if settings.vehicle_boxes else ""))
 
 
 def generate_set(service: SceneService, conditions: list[Conditions], settings: SamplerSettings, *, frames: int,

@@ -121,7 +121,7 @@ def test_paint_click_generate_and_download(app, tmp_path):
     request = service.requests[-1]
     assert request.conditions.trajectory is not None and request.conditions.trajectory.poses.shape == (16, 3)
     assert request.conditions.trajectory.poses[-1, 0] > 3  # the path goes up the view: forward
-    assert request.sampler.remove_specks  # the app's default: scenes shown to people lose their vehicle specks
+    assert request.sampler.remove_specks and not request.sampler.vehicle_boxes  # the app's default: specks removed
     ground = np.load(saved)["labels"][0, :, :, 0]
     road, building = PALETTE.class_id("road"), PALETTE.class_id("building")
     assert (ground[:, 30:34] == road).mean() > 0.8  # the band up the middle: x all along, y at the centre

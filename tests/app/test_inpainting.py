@@ -68,12 +68,14 @@ def test_extend_adds_a_clip(made):
     assert longer.scene.num_frames == 8 and view.frames == 8
 
 
-def test_the_speck_setting_reaches_inpainting_and_extension(made):
+def test_the_vehicle_clean_up_reaches_inpainting_and_extension(made):
     service, state = made
-    inpainting.inpaint(service, state, strokes(slice(0, 128), slice(0, 128)), 0, 16, 10, 3, remove_specks=True)
+    inpainting.inpaint(service, state, strokes(slice(0, 128), slice(0, 128)), 0, 16, 10, 3, vehicles="specks")
     inpainting.extend(service, state, 10, 1, "bev")
-    inpainting.extend(service, state, 10, 1, "bev", remove_specks=True)
-    assert [s.remove_specks for s in service.settings[-3:]] == [True, False, True]
+    inpainting.extend(service, state, 10, 1, "bev", vehicles="boxes")
+    assert [(s.remove_specks, s.vehicle_boxes) for s in service.settings[-3:]] == [(True, False), (False, False), (True, True)]
+    with pytest.raises(InputError, match="unknown vehicle clean-up 'tidy'"):
+        inpainting.extend(service, state, 10, 1, "bev", vehicles="tidy")
 
 
 def test_bird_eye_picture_is_opaque_with_grey_free_cells():

@@ -45,7 +45,7 @@ def test_planes_taken_from_the_sample_are_those_named_and_no_others():
     assert plane_errors(service, [(made, made)]).count("0.00") == len(PLANES)
 
 
-def test_a_row_takes_the_debris_apart_into_specks_ragged_blobs_and_blobs_the_edge_cuts():
+def test_a_row_takes_the_debris_apart_into_specks_ragged_blobs_and_blobs_the_edge_cuts_and_tracks_the_cars():
     from bench.vehicle_debris import HEADER, row
     from core.postprocess import VEHICLE
     from core.types import GridSpec
@@ -60,4 +60,5 @@ def test_a_row_takes_the_debris_apart_into_specks_ragged_blobs_and_blobs_the_edg
     named = dict(zip(HEADER.replace("debris %", "debris").replace("vehicle %", "vehicle").replace("median cells", "median")
                      .replace("in specks %", "in_specks").replace("ragged %", "ragged").split()[1:], map(float, fields[1:])))
     assert named == pytest.approx({"debris": 40.0, "vehicle": 100 * 24 / labels.size, "median": 6.0, "cars": 1.5,
-                                   "ragged": 100 / 3, "specks": 0.5, "cut": 0.5, "in_specks": 100 * 4 / 24}, abs=0.06)
+                                   "ragged": 100 / 3, "specks": 0.5, "cut": 0.5, "in_specks": 100 * 4 / 24,
+                                   "breaks": 0.5, "accel": 0.0}, abs=0.06)  # the streak starts inside the grid

@@ -2,6 +2,7 @@
 inpainting, and clear errors for bad requests."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from core.config import dit_preset, vae_preset
 from core.models.dit import HexPlaneDiT
 from core.models.vae import HexPlaneVAE
 from core.types import (
-    Command, Conditions, GenerationRequest, InputError, Layout, ProgressEvent, SamplerSettings, Trajectory,
+    Command, Conditions, GenerationRequest, GridSpec, InputError, Layout, ProgressEvent, SamplerSettings, Trajectory,
 )
 
 
@@ -353,3 +354,62 @@ def test_inpainting_and_extension_remove_specks_inside_what_they_make(speckled):
     assert np.array_equal(longer.labels[:4], source.labels) and not vehicle_specks(longer.labels[4:], 6).any()
     with pytest.raises(InputError, match="remove_specks must be true or false"):
         SamplerSettings(remove_specks="yes")
+
+
+def test_cars_redrawn_as_boxes_are_kept_in_the_recipe_and_stay_inside_the_inpainted_region(speckled, tmp_path):
+    from core.eval.kept import KeptScenes
+
+    specks_off = GenerationRequest(Conditions(command=Command.LEFT), replace(SETTINGS, remove_specks=True), 8)
+    plain = speckled.generate(specks_off)
+    boxed_request = replace(specks_off, sampler=replace(specks_off.sampler, vehicle_boxes=True))
+    boxed = speckled.generate(boxed_request)
+    assert boxed.metadata["recipe"]["sampler"]["vehicle_boxes"] is True
+    assert "vehicle_boxes" not in plain.metadata["recipe"]["sampler"]
+    assert np.array_equal(speckled.generate_from_recipe(boxed.metadata["recipe"]).labels, boxed.labels)
+    kept = KeptScenes(speckled, tmp_path)
+    kept.generate(specks_off)
+    assert np.array_equal(kept.generate(boxed_request).labels, boxed.labels) and kept.decoded == 1  # from the same sample
+    source = speckled.generate(request(command=Command.STATIC))
+    mask = np.zeros((8, 8), bool)
+    mask[1:7, 1:7] = True
+    inpainted = speckled.inpaint(source, mask, SamplerSettings(steps=4, seed=9, vehicle_boxes=True))
+    outside = ~np.broadcast_to(mask[None, :, :, None], source.labels.shape)
+    assert np.array_equal(inpainted.labels[outside], source.labels[outside])
+    with pytest.raises(InputError, match="vehicle_boxes must be true or false"):
+        SamplerSettings(vehicle_boxes=1)
+
+
+class DecodedAs:
+    """A pipeline stand-in whose decoder gives fixed class ids and a fixed next choice."""
+
+    def __init__(self, labels, fallback, grid):
+        self.labels, self.fallback = labels, fallback
+        self.vae = SimpleNamespace(config=SimpleNamespace(grid=lambda: grid))
+
+    def decode(self, rolled):
+        return self.labels.copy()
+
+    def decode_with_fallback(self, rolled, excluded):
+        return self.labels.copy(), self.fallback.copy()
+
+
+def test_decoding_removes_specks_and_redraws_cars_as_asked_and_only_inside_the_region():
+    from core.generation import decode_clip
+    from core.postprocess import FREE, VEHICLE
+
+    grid = GridSpec(frames=1, cells=(12, 12, 3), voxel_size=(0.8, 0.8, 0.5), origin=(0, 0, 0), num_classes=12)
+    labels = np.full((1, 12, 12, 3), FREE, np.uint8)
+    labels[0, 3:9, 4, 1] = VEHICLE  # a car-sized blob one cell wide
+    labels[0, 9, 9, 1] = VEHICLE  # a speck
+    stub = DecodedAs(labels, np.full(labels.shape, 7, np.uint8), grid)
+    as_decoded = decode_clip(stub, None, SamplerSettings())
+    no_specks = decode_clip(stub, None, SamplerSettings(remove_specks=True))
+    boxes = decode_clip(stub, None, SamplerSettings(remove_specks=True, vehicle_boxes=True))
+    assert np.array_equal(as_decoded, labels)
+    assert no_specks[0, 9, 9, 1] == 7 and np.array_equal(no_specks[0, 3:9], labels[0, 3:9])
+    assert (boxes[0, 3:9, 3:6, 1] == VEHICLE).all() and boxes[0, 9, 9, 1] == 7  # three cells wide, speck gone
+    region = np.zeros(labels.shape, bool)
+    region[:, :, 4:] = True  # the car's row and beyond, not the row beside it
+    inside = decode_clip(stub, None, SamplerSettings(vehicle_boxes=True), source=labels, region=region)
+    assert np.array_equal(inside[~region], labels[~region]) and (inside[0, 3:9, 5, 1] == VEHICLE).all()
+    assert inside[0, 9, 9, 1] == VEHICLE  # specks stay unless asked
