@@ -123,8 +123,8 @@ def car_boxes(labels: np.ndarray, grid: GridSpec) -> tuple[list[CarBox], np.ndar
     boxes, mask = [], np.zeros(labels.shape, bool)
     for t, frame in enumerate(labels):
         blob, sizes, cut = vehicle_blobs(frame)
-        vehicle = frame == VEHICLE
-        for car in np.flatnonzero(sizes >= min_cells):
+        vehicle, cars = frame == VEHICLE, np.flatnonzero(sizes >= min_cells)
+        for car in cars:
             columns = vehicle[blob == car]  # (N, Z)
             layers = (int(np.median(columns.argmax(axis=1))),
                       int(np.median(columns.shape[1] - 1 - columns[:, ::-1].argmax(axis=1))))
@@ -132,7 +132,7 @@ def car_boxes(labels: np.ndarray, grid: GridSpec) -> tuple[list[CarBox], np.ndar
             pose, length, width = blob_box(np.argwhere(blob == car).astype(float), *at_least)
             pose[2] = on_axis(pose[2])
             boxes.append(CarBox(t, pose, length, width, layers, bool(cut[car])))
-        mask[t] = np.isin(blob, np.flatnonzero(sizes >= min_cells))[..., None] & vehicle
+        mask[t] = np.isin(blob, cars)[..., None] & vehicle
     return boxes, mask
 
 
@@ -199,7 +199,8 @@ def smooth_track(track: list[CarBox]) -> list[CarBox]:
     if not whole:
         return kept
     times = np.array([box.frame for box in whole], float)
-    every = np.array([t for t in range(whole[0].frame, whole[-1].frame + 1) if t not in {box.frame for box in kept}], float)
+    taken = {box.frame for box in kept}
+    every = np.array([t for t in range(whole[0].frame, whole[-1].frame + 1) if t not in taken], float)
     xy = local_fit(times, np.array([box.pose[:2] for box in whole]), every)
     doubled = np.array([[np.cos(2 * box.pose[2]), np.sin(2 * box.pose[2])] for box in whole])
     heading = local_fit(times, doubled, every)
