@@ -120,10 +120,10 @@ def decode_clip(pipeline: LatentPipeline, rolled: torch.Tensor, settings: Sample
     """One sampled clip's (T, X, Y, Z) class ids, its vehicle specks removed and its cars redrawn as
     boxes when `settings` ask (`core.postprocess`); with `source` and `region` (bool, same shape), decoded
     inside the region and the source's own voxels outside it, exactly."""
-    if not settings.tidies_vehicles:
-        labels = pipeline.decode(rolled)
-        return labels if source is None else np.where(region, labels, source).astype(np.uint8)
-    labels, fallback = pipeline.decode_with_fallback(rolled, VEHICLE)
+    if settings.tidies_vehicles:
+        labels, fallback = pipeline.decode_with_fallback(rolled, VEHICLE)
+    else:
+        labels, fallback = pipeline.decode(rolled), None
     if source is not None:
         labels = np.where(region, labels, source).astype(np.uint8)
     grid = pipeline.vae.config.grid()

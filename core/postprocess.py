@@ -116,8 +116,8 @@ class CarBox:
 def car_boxes(labels: np.ndarray, grid: GridSpec) -> tuple[list[CarBox], np.ndarray]:
     """Every car-sized vehicle blob of every frame (seen from above, at least `min_car_cells`) as the
     oriented rectangle of its second moments (`blob_box`; at least the smallest car unless the grid's
-    edge cuts it; a heading close to an axis put on it, `on_axis`) between the median bottom and top of its columns; and the (T, X, Y, Z) bool mask of
-    those blobs' vehicle voxels."""
+    edge cuts it; a heading close to an axis put on it, `on_axis`) between the median bottom and top of
+    its columns; and the (T, X, Y, Z) bool mask of those blobs' vehicle voxels."""
     cell = max(grid.voxel_size[0], grid.voxel_size[1])
     min_cells, min_length, min_width = min_car_cells(grid), MIN_CAR_LENGTH_M / cell, MIN_CAR_WIDTH_M / cell
     boxes, mask = [], np.zeros(labels.shape, bool)
