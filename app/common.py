@@ -30,7 +30,7 @@ APP_VEHICLES = "specks"
 def vehicles_radio() -> gr.Radio:
     """How generated scenes' vehicles are cleaned up (`core.postprocess.vehicle_cleanup`): specks removed
     in the app, where scenes are shown to people (cars as boxes measured a little further from real
-    scenes: checkpoints README, step 25); as decoded in the API and the CLI, which give the models' own
+    scenes: checkpoints README, steps 25–26); as decoded in the API and the CLI, which give the models' own
     output."""
     return gr.Radio(VEHICLE_CHOICES, value=APP_VEHICLES, label="vehicles",
                     info="specks removed: bits smaller than a car become what the decoder ranks next; "

@@ -99,10 +99,10 @@ def test_boxes_fill_only_free_voxels_and_the_blob_own_and_leave_real_scenes_near
 GRID_TRACKS = GridSpec(frames=8, cells=(32, 12, 3), voxel_size=(0.8, 0.8, 0.5), origin=(0, 0, 0), num_classes=12)
 
 
-def drive(starts, y=5, frames=8):
-    """(frames, 32, 12, 3) road with a 5 × 2 car on layer 1 whose front-left cell is at x = starts[t],
-    row y (None: the car is missing in that frame)."""
-    labels = np.full((frames, 32, 12, 3), FREE, np.uint8)
+def drive(starts, y=5, frames=None):
+    """(frames, 32, 12, 3) road (frames: len(starts) unless given) with a 5 × 2 car on layer 1 whose
+    front-left cell is at x = starts[t], row y (None: the car is missing in that frame)."""
+    labels = np.full((frames or len(starts), 32, 12, 3), FREE, np.uint8)
     labels[..., 0] = ROAD
     for t, x in enumerate(starts):
         if x is not None:
@@ -124,14 +124,59 @@ def test_a_car_missing_for_a_few_frames_is_drawn_where_its_track_puts_it():
     assert (boxed[..., 0] == ROAD).all()
 
 
-def test_a_car_that_pops_up_and_vanishes_inside_the_grid_is_dropped_and_one_at_the_clip_ends_is_kept():
+def test_a_car_seen_in_a_few_frames_inside_the_grid_is_dropped_wherever_in_the_clip():
     popup = drive([None, None, None, 10, 10, 10, None, None])  # three frames, mid-clip, away from the edge
     assert not (vehicle_boxes(popup, np.full_like(popup, BUILDING), GRID_TRACKS) == VEHICLE).any()
     changed = vehicle_boxes(popup, np.full_like(popup, BUILDING), GRID_TRACKS) != popup
     assert np.array_equal(changed, popup == VEHICLE)  # its voxels take the fallback, nothing else changes
     for early in ([10, 10, None, None, None, None, None, None], [None, None, None, None, None, 10, 10, 10]):
-        labels = drive(early)  # seen only at the clip's start or end: it may be there before or after
-        assert np.array_equal(vehicle_boxes(labels, np.zeros_like(labels), GRID_TRACKS), labels)
+        labels = drive(early)  # at the clip's start or end too: too few boxes to say where it went
+        assert not (vehicle_boxes(labels, np.zeros_like(labels), GRID_TRACKS) == VEHICLE).any()
+    at_edge = drive([None, None, None, None, None, 0, 0, 0])  # cut by the grid's edge: it may be driving in
+    assert np.array_equal(vehicle_boxes(at_edge, np.zeros_like(at_edge), GRID_TRACKS), at_edge)
+
+
+def cells_from(x, y=5):
+    return {(i, j) for i in range(x, x + 5) for j in (y, y + 1)}
+
+
+def test_a_car_that_appears_or_vanishes_inside_the_grid_is_continued_to_the_clip_ends():
+    late = drive([None] * 8 + [12, 13, 14, 15, 16, 17, 18, 19])  # half a 16-frame clip, a cell a frame
+    boxed = car_cells(vehicle_boxes(late, np.zeros_like(late), GRID_TRACKS))
+    assert [boxed[t] for t in range(8)] == [cells_from(4 + t) for t in range(8)]  # where it came from
+    assert all(boxed[t] == car_cells(late)[t] for t in range(8, 16))
+    parked = drive([10] * 8 + [None] * 8)  # stands still, then is gone
+    assert all(cells == cells_from(10) for cells in car_cells(vehicle_boxes(parked, np.zeros_like(parked), GRID_TRACKS)))
+    entering = drive([None] * 8 + [2, 4, 6, 8, 10, 12, 14, 16])  # by the edge: it drove in, as far as the grid goes
+    boxed = car_cells(vehicle_boxes(entering, np.zeros_like(entering), GRID_TRACKS))
+    assert boxed[7] == cells_from(0) and boxed[6] == {(i, j) for i in range(3) for j in (5, 6)}
+    assert boxed[5] == {(0, 5), (0, 6)} and boxed[4] == set()
+    shorter = drive([None] * 9 + [12, 13, 14, 15, 16, 17, 18])  # seen in 7 frames: kept as it is, not continued
+    assert np.array_equal(vehicle_boxes(shorter, np.zeros_like(shorter), GRID_TRACKS), shorter)
+
+
+def test_a_continued_car_stops_where_it_would_meet_something():
+    late = drive([None] * 8 + [12, 13, 14, 15, 16, 17, 18, 19])
+    late[5, 9, 5, 1] = BUILDING  # in its way at frame 5
+    late[6, 12, 6, 2] = BUILDING  # above the way at frame 6: not on the car's layers, not in its way
+    boxed = vehicle_boxes(late, np.zeros_like(late), GRID_TRACKS)
+    assert [car_cells(boxed)[t] for t in (6, 7)] == [cells_from(10), cells_from(11)]
+    assert not (boxed[:6] == VEHICLE).any() and boxed[5, 9, 5, 1] == BUILDING
+
+
+def test_cars_side_by_side_keep_a_gap_and_one_found_twice_is_drawn_once():
+    from core.eval.geometry import blobs
+
+    beside = np.full((1, 12, 12, 3), FREE, np.uint8)
+    beside[0, 2:8, 2:4, 0] = VEHICLE  # a car two cells wide (box: rows 2, 3)
+    beside[0, 2:8, 5, 0] = VEHICLE  # a sliver a row apart, whose box would take rows 4 to 6
+    boxed = vehicle_boxes(beside, np.zeros_like(beside), GRID_08)[0] == VEHICLE
+    assert len(blobs(boxed.any(axis=2))) == 2 and not boxed[:, 4].any()  # still a row apart: two cars
+    twice = np.full((1, 12, 12, 3), FREE, np.uint8)
+    twice[0, 2:8, 2, 0] = VEHICLE  # two slivers of one car (boxes: rows 1 to 3 and 3 to 5)
+    twice[0, 2:8, 4, 0] = VEHICLE
+    boxed = (vehicle_boxes(twice, np.zeros_like(twice), GRID_08)[0] == VEHICLE).any(axis=2)
+    assert len(blobs(boxed)) == 1 and boxed.sum() == 18
 
 
 def test_a_jump_off_a_car_s_track_is_smoothed_back_onto_it():
@@ -139,7 +184,18 @@ def test_a_jump_off_a_car_s_track_is_smoothed_back_onto_it():
     labels[4] = drive([None] * 4 + [12], y=8, frames=5)[4]  # one frame three rows to the side
     boxed = vehicle_boxes(labels, np.zeros_like(labels), GRID_TRACKS)
     assert car_cells(boxed)[4] == {(x, y) for x in range(12, 17) for y in (5, 6)}  # where its neighbours put it
-    assert all(car_cells(boxed)[t] == car_cells(labels)[t] for t in (0, 1, 2, 6, 7))
+    assert all(car_cells(boxed)[t] == car_cells(labels)[t] for t in (0, 1, 2, 3, 5, 6, 7))  # the jump bends nothing
+
+
+def test_a_moving_car_points_where_it_goes():
+    labels = np.full((8, 32, 12, 3), FREE, np.uint8)
+    labels[..., 0] = ROAD
+    for t in range(8):
+        labels[t, 4 + 3 * t:6 + 3 * t, 3:8, 1] = VEHICLE  # a blob 5 long across its way, moving 3 cells a frame
+    boxed = car_cells(vehicle_boxes(labels, np.zeros_like(labels), GRID_TRACKS))
+    # turned along x: 5 long about its centre (4.5 + 3t, 5), a car wide (2.25 cells: rows 4 to 6)
+    assert all(cells == {(x, y) for x in range(2 + 3 * t, 8 + 3 * t) for y in (4, 5, 6)}
+               for t, cells in enumerate(boxed))
 
 
 def test_a_heading_close_to_an_axis_is_put_on_it_and_others_are_kept():
