@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from core.data.procedural import generate_clip
-from core.postprocess import FREE, VEHICLE, blob_box, min_car_cells, remove_vehicle_specks, vehicle_boxes, vehicle_specks
+from core.eval.geometry import blobs
+from core.postprocess import (FREE, VEHICLE, blob_box, min_car_cells, on_axis, remove_vehicle_specks, vehicle_boxes,
+                              vehicle_specks)
 from core.types import GridSpec
 
 ROAD, BUILDING = 9, 5  # any two other classes
@@ -165,8 +167,6 @@ def test_a_continued_car_stops_where_it_would_meet_something():
 
 
 def test_cars_side_by_side_keep_a_gap_and_one_found_twice_is_drawn_once():
-    from core.eval.geometry import blobs
-
     beside = np.full((1, 12, 12, 3), FREE, np.uint8)
     beside[0, 2:8, 2:4, 0] = VEHICLE  # a car two cells wide (box: rows 2, 3)
     beside[0, 2:8, 5, 0] = VEHICLE  # a sliver a row apart, whose box would take rows 4 to 6
@@ -199,7 +199,5 @@ def test_a_moving_car_points_where_it_goes():
 
 
 def test_a_heading_close_to_an_axis_is_put_on_it_and_others_are_kept():
-    from core.postprocess import on_axis
-
     assert on_axis(np.radians(3)) == 0 and on_axis(np.pi - np.radians(4)) == pytest.approx(np.pi)
     assert on_axis(np.pi / 2 + np.radians(2)) == pytest.approx(np.pi / 2) and on_axis(np.radians(30)) == np.radians(30)
