@@ -123,6 +123,11 @@ class DiTConfig:
     # the bird's-eye grid, embedded per token like the layout: where the car must be, at each time and place.
     trajectory_map: bool = False
     car: tuple[float, float] = (EGO_LENGTH, EGO_WIDTH)
+    # Also refine the prediction with a small convolutional head over the whole rollout, fed the
+    # unpatchified prediction and x_t (zero-initialised): each cell sees its neighbours across patch
+    # boundaries, where the final linear layer draws every p×p patch from its own token alone. Measured and
+    # not kept: it did not change the cars (checkpoints README, step 27).
+    output_refine: bool = False
     num_commands: int = 4
     # Training only: each condition is dropped with condition_dropout, the vehicle occupancy (rarely given)
     # with vehicles_dropout, all at once with joint_dropout (core.train.train_dit).

@@ -137,6 +137,30 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
+class OutputRefine(nn.Module):
+    """Three 3×3 convolutions over the unpatchified prediction and x_t, the middle one modulated by the
+    per-sample conditioning (timestep, command, trajectory), added to the prediction. The last one starts
+    at zero, so a model grown with this head predicts exactly what it did before."""
+
+    def __init__(self, channels: int, width: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.inputs = nn.Conv2d(2 * channels, hidden, 3, padding=1)
+        self.modulation = nn.Linear(width, 2 * hidden)
+        self.middle = nn.Conv2d(hidden, hidden, 3, padding=1)
+        self.out = nn.Conv2d(hidden, channels, 3, padding=1)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, prediction: torch.Tensor, x_t: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        """prediction, x_t (B, C, H, W) with padding cells at zero; sample (B, W)."""
+        scale, shift = self.modulation(sample)[:, :, None, None].chunk(2, dim=1)
+        hidden = F.silu(self.inputs(torch.cat([prediction, x_t], dim=1)))
+        hidden = F.silu(modulate(self.middle(hidden), shift, scale))
+        return prediction + self.out(hidden)
+
+
 class HexPlaneDiT(nn.Module):
     """ε-prediction on the padded rollout: (x_t (B, C, H, W), t (B,), DiTConditions) → (B, C, H, W)."""
 
@@ -169,6 +193,7 @@ class HexPlaneDiT(nn.Module):
             nn.init.zeros_(self.condition_input.bias)
         self.blocks = nn.ModuleList([DiTBlock(w, config.heads, config.mlp_ratio, config.token_rank) for _ in range(config.depth)])
         self.final = FinalLayer(w, p, c, config.token_rank)
+        self.output_refine = OutputRefine(c, w) if config.output_refine else None
 
     def encode_conditions(self, conditions: DiTConditions | None, batch: int) -> ConditionCode:
         """Everything of c but the timestep; compute once, reuse for every sampling step."""
@@ -213,7 +238,11 @@ class HexPlaneDiT(nn.Module):
             tokens = tokens + code.inputs
         for block in self.blocks:
             tokens = block(tokens, sample, code.tokens)
-        return self.unpatchify(self.final(tokens, sample, code.tokens))
+        prediction = self.unpatchify(self.final(tokens, sample, code.tokens))
+        if self.output_refine is None:
+            return prediction
+        refined = self.output_refine(prediction, x_t.masked_fill(self.cell_padding, 0.0), sample)
+        return refined.masked_fill(self.cell_padding, 0.0)
 
     def unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, N_kept, p·p·C) → (B, C, H, W), zeros on dropped patches and padding cells."""

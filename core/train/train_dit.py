@@ -133,7 +133,7 @@ def config_for_cache(cache: LatentCache, preset: str, overrides: dict, *, traine
 
 # Config switches that add a zero-initialised module of the same name to the DiT: a compact state trained
 # without one continues with it (the model starts out computing exactly what it did).
-GROWABLE = ("condition_input", "trajectory_map")
+GROWABLE = ("condition_input", "trajectory_map", "output_refine")
 
 
 # Config fields that only steer training (which conditions a batch shows): a run may change them.

@@ -1,5 +1,7 @@
 """HexPlane DiT: adaLN-Zero start, dropped padding tokens, null conditions, per-token conditioning."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from core.models.hexplane import padding_mask, rollout_shape
 from core.types import InputError
 
 CONFIG = dit_preset("tiny")
+REFINED = dataclasses.replace(CONFIG, output_refine=True)  # with the convolutional head over the rollout
 H, W = rollout_shape(CONFIG.latent_sizes)
 
 
@@ -39,20 +42,23 @@ def inputs(batch: int = 2):
     return torch.randn(batch, CONFIG.latent_channels, H, W, generator=g), torch.tensor([3, 700])[:batch]
 
 
-def test_fresh_model_predicts_zero():
+@pytest.mark.parametrize("config", [CONFIG, REFINED], ids=["linear", "refined"])
+def test_fresh_model_predicts_zero(config):
     x, t = inputs()
-    assert torch.count_nonzero(HexPlaneDiT(CONFIG)(x, t, conditions())) == 0
+    assert torch.count_nonzero(HexPlaneDiT(config)(x, t, conditions())) == 0
 
 
-def test_output_shape_and_padding_stays_zero():
-    model = randomise(HexPlaneDiT(CONFIG))
+@pytest.mark.parametrize("config", [CONFIG, REFINED], ids=["linear", "refined"])
+def test_output_shape_and_padding_stays_zero(config):
+    model = randomise(HexPlaneDiT(config))
     x, t = inputs()
     out = model(x, t, conditions())
     assert out.shape == x.shape and torch.count_nonzero(out[:, :, padding_mask(CONFIG.latent_sizes)]) == 0
 
 
-def test_padding_cells_do_not_change_kept_outputs():
-    model = randomise(HexPlaneDiT(CONFIG))
+@pytest.mark.parametrize("config", [CONFIG, REFINED], ids=["linear", "refined"])
+def test_padding_cells_do_not_change_kept_outputs(config):
+    model = randomise(HexPlaneDiT(config))
     x, t = inputs()
     changed = x.clone()
     changed[:, :, padding_mask(CONFIG.latent_sizes)] = 1000.0
@@ -175,3 +181,18 @@ def test_forgetting_token_conditions_keeps_the_absent_case_and_ignores_them_when
     no_tokens = DiTConditions(command=full.command, trajectory=full.trajectory)  # layout, vehicles, earlier absent
     # (the trajectory's own per-token path, the ego footprints, is forgotten too: present in both here)
     assert torch.allclose(model(x, t, full), model(x, t, no_tokens), atol=1e-5)
+
+
+def test_the_refining_head_adds_to_the_prediction_and_starts_silent():
+    """With trained (random) weights the head changes the prediction; with its last convolution at zero,
+    as it is grown into a trained model, the model predicts exactly what the model without it does."""
+    refined = randomise(HexPlaneDiT(REFINED))
+    plain = HexPlaneDiT(CONFIG).eval()
+    unexpected = plain.load_state_dict(refined.state_dict(), strict=False).unexpected_keys
+    assert unexpected and all(key.startswith("output_refine.") for key in unexpected)
+    x, t = inputs()
+    assert not torch.allclose(refined(x, t, conditions()), plain(x, t, conditions()), atol=1e-3)
+    with torch.no_grad():
+        refined.output_refine.out.weight.zero_()
+        refined.output_refine.out.bias.zero_()
+    assert torch.allclose(refined(x, t, conditions()), plain(x, t, conditions()), atol=1e-5)

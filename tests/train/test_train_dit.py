@@ -122,7 +122,7 @@ def test_a_compact_state_ships_its_ema_weights(cache, tmp_path, capsys):
     assert "not a safetensors file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("path", ["condition_input", "trajectory_map"])
+@pytest.mark.parametrize("path", ["condition_input", "trajectory_map", "output_refine"])
 def test_compact_state_grows_a_zero_initialised_path(cache, tmp_path, capsys, path):
     """A state trained without a growable path continues with it; the new path starts silent, so the
     continued model first computes exactly what the trained one did, with every condition present."""
@@ -130,7 +130,7 @@ def test_compact_state_grows_a_zero_initialised_path(cache, tmp_path, capsys, pa
     assert main(["--cache", str(cache), "--out", str(first), "--steps", "10", "--set", f"{path}=false", *TINY]) == 0
     compact = first / "compact.safetensors"
     assert main(["--cache", str(cache), "--out", str(tmp_path / "b"), "--steps", "10", "--resume-compact", str(compact),
-                 *TINY]) == 0  # already at step 10: loads, saves, trains no further
+                 *TINY, "--set", f"{path}=true"]) == 0  # already at step 10: loads, saves, trains no further
     assert f"added to the trained model: {path}" in capsys.readouterr().err
     before, after = load_bundle(first / "ema", kind="hexplane-dit"), load_bundle(tmp_path / "b" / "ema", kind="hexplane-dit")
     assert not getattr(before.config, path) and getattr(after.config, path)
