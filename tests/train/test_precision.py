@@ -51,3 +51,13 @@ def test_checked_autocast_gives_the_precision_when_the_model_computes_right():
     def never_called():
         raise AssertionError("no check without autocast")
     assert checked_autocast("auto", CPU, model, never_called) is None
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_on_a_cpu_without_its_instructions_is_warned_of(monkeypatch, capsys, native):
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: native, raising=False)
+    model = torch.nn.Linear(4, 3)
+    assert checked_autocast("on", CPU, model, lambda: model(torch.randn(2, 4))) == torch.bfloat16
+    warned = "no bfloat16 instructions" in capsys.readouterr().err
+    assert warned != native
