@@ -99,7 +99,7 @@ def checked_autocast(mode: str, device: torch.device, model: torch.nn.Module,
         return None
     if device.type == "cpu" and not cpu_computes_bfloat16():
         print("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), so bfloat16 is emulated: a training "
-              "step can take 20× as long as in float32 (the cpu DiT preset, measured: 45 s against under 2 s). "
+              "step can take over 20× as long as in float32 (the cpu DiT preset, measured: 45 s against under 2 s). "
               "Train with --amp off.", file=sys.stderr)
     faults = reduced_precision_faults(model, forward, dtype, device)
     if not faults:
