@@ -7,9 +7,10 @@ and the paper's DiT-DC/2 (depth 16, width 384, 8 heads, patch 2), each at the sh
 size: the parameters and kept tokens; one training step as `core.train.train_dit` takes it (batch 8,
 the conditions drawn as in training, forward + masked loss + backward + AdamW + EMA, in float32:
 the trainer's precision on a CPU unless `--amp on`); one guided DiT pass at sampling (batch 2, no
-gradients); and what those come to: the seconds of DiT passes in one 25-step scene, and the hours of
-training the shipped DiT's 65,250 steps would take. Times are medians of `--steps` timed steps after
-one warm-up, each size in turn in this process; the ratios are to the cpu preset of the same run.
+gradients, the conditions encoded once as the sampler does); and what those come to: the seconds of
+DiT passes in one 25-step scene, and the hours of training the shipped DiT's 65,250 steps would take.
+Times are medians of `--steps` timed steps after one warm-up, each size in turn in this process; the
+ratios are to the cpu preset of the same run.
 
 Without `--cache`, a small latent cache (2 drives of procedural clips, encoded by the shipped VAE) is
 made in a temporary folder first; the step time does not depend on which clips the batches hold.
@@ -60,7 +61,8 @@ def measure(cache, preset: str, overrides: dict, steps: int, out: Path) -> dict[
     x_t = torch.randn(2, *cache.latents.shape[1:], generator=generator)
     t = torch.full((2,), 500)
     with torch.no_grad():
-        guided = median_seconds(lambda: model(x_t, t, conditions), steps)
+        code = model.encode_conditions(conditions, 2)  # once for all steps, as sampling does
+        guided = median_seconds(lambda: model(x_t, t, code), steps)
     return {"parameters": sum(p.numel() for p in model.parameters()) / 1e6, "tokens": int(model.keep.numel()),
             "train": train, "guided": guided}
 
